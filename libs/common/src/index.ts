@@ -1,0 +1,3 @@
+export * from './chunks.js';
+export * from './logger.js';
+export * from './signing.js';
