@@ -1,0 +1,50 @@
+import { Module } from '@nestjs/common';
+
+import { CustomerAuthService } from './auth/customer-auth.service.js';
+import { DataOwnerAuthService } from './auth/data-owner-auth.service.js';
+import { BlobStore } from './blob/blob.store.js';
+import { createApiLogger, LOGGER } from './common/logger.provider.js';
+import { APP_CONFIG, type AppConfig, loadAppConfig } from './config/app.config.js';
+import { CustomerService } from './customer/customer.service.js';
+import { DataOwnerService } from './data-owner/data-owner.service.js';
+import { createPgPool, PG_POOL } from './database/pg-pool.provider.js';
+import { PrismaService } from './database/prisma.service.js';
+import { createRedis, REDIS } from './database/redis.provider.js';
+import { GoodDataGrpc } from './grpc/gooddata.grpc.js';
+import { GrpcCallContext } from './grpc/grpc-call.js';
+import { GrpcServer } from './grpc/grpc.server.js';
+import { AssignmentNotifier } from './query/assignment.notifier.js';
+import { DeadlineSweeper } from './query/deadline.sweeper.js';
+import { QueryService } from './query/query.service.js';
+
+import type pg from 'pg';
+import type { Redis } from 'ioredis';
+
+const infrastructure = [
+  { provide: APP_CONFIG, useFactory: () => loadAppConfig() },
+  { provide: LOGGER, useFactory: (config: AppConfig) => createApiLogger(config.logLevel), inject: [APP_CONFIG] },
+  { provide: PG_POOL, useFactory: (config: AppConfig) => createPgPool(config.databaseUrl), inject: [APP_CONFIG] },
+  { provide: REDIS, useFactory: (config: AppConfig) => createRedis(config.redisUrl), inject: [APP_CONFIG] },
+  PrismaService,
+];
+
+/** Everything but the network listeners: what the CLI needs too. */
+@Module({
+  providers: [...infrastructure, BlobStore, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
+    AssignmentNotifier, QueryService],
+  exports: [...infrastructure, BlobStore, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
+    AssignmentNotifier, QueryService],
+})
+export class CoreModule {}
+
+@Module({
+  imports: [CoreModule],
+  providers: [GrpcCallContext, GoodDataGrpc, GrpcServer, DeadlineSweeper],
+})
+export class AppModule {}
+
+/** Closes the raw clients Nest did not create as classes. */
+export async function closeInfrastructure(get: <T>(token: symbol) => T): Promise<void> {
+  await get<pg.Pool>(PG_POOL).end();
+  get<Redis>(REDIS).disconnect();
+}

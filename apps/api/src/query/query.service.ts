@@ -1,0 +1,451 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { isSha256Hex, nowNs, type Logger } from '@gds/common';
+
+import type { CustomerCaller, DataOwnerCaller } from '../auth/caller.js';
+import { BlobStore } from '../blob/blob.store.js';
+import {
+  forbidden,
+  GdsErrorCode,
+  GdsException,
+  invalidInput,
+  notFound,
+  preconditionFailed,
+} from '../common/gds.exception.js';
+import { LOGGER } from '../common/logger.provider.js';
+import { APP_CONFIG, type AppConfig } from '../config/app.config.js';
+import { PrismaService } from '../database/prisma.service.js';
+import type { Execution, ModelFormat, Prisma, Query } from '../generated/prisma/client.js';
+import { AssignmentNotifier } from './assignment.notifier.js';
+import { assertResultContainer, resolveModelFormat } from './model-format.js';
+import { normalizeTrainingSpec, type TrainingSpec, type TrainingSpecInput } from './training-spec.js';
+
+export interface SubmissionHeader {
+  dataset: string;
+  replication: number;
+  tolerance: number;
+  training: TrainingSpecInput | null;
+  modelFormat: ModelFormat | undefined;
+  modelSize: bigint;
+  modelSha256: string;
+  deadlineSeconds: number;
+  name: string;
+}
+
+interface SubmissionPlan {
+  datasetHash: string;
+  replication: number;
+  tolerance: number;
+  training: TrainingSpec;
+  deadlineSeconds: number;
+}
+
+export interface CompletionHeader {
+  queryId: string;
+  resultSize: bigint;
+  resultSha256: string;
+  startedAtNs: bigint;
+  finishedAtNs: bigint;
+  error: { code: string; message: string } | null;
+}
+
+export type ExecutionWithResult = Execution & { resultBlob?: { size: bigint; sha256: string } | null };
+
+export type QueryWithExecutions = Query & {
+  executions: ExecutionWithResult[];
+  modelBlob: { size: bigint; sha256: string };
+};
+
+const ACTIVE_EXECUTION: Execution['status'][] = ['ASSIGNED', 'RUNNING'];
+const TERMINAL_QUERY: Query['status'][] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+export const SUBMISSION_DEFAULTS = { replication: 3, tolerance: 1e-5, deadlineSeconds: 3600 } as const;
+
+/** The query lifecycle: submission, assignment, download, progress, completion and what the customer sees. */
+@Injectable()
+export class QueryService {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly blobs: BlobStore,
+    private readonly notifier: AssignmentNotifier,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** Checks a submission header before any byte is read, so a hopeless upload is refused at once. */
+  async planSubmission(header: SubmissionHeader): Promise<SubmissionPlan> {
+    if (header.modelSize <= 0n) {
+      throw invalidInput('modelSize must be declared and positive');
+    }
+    if (header.modelSize > BigInt(this.config.maxModelBytes)) {
+      throw new GdsException(GdsErrorCode.TOO_LARGE, `model of ${header.modelSize} bytes exceeds ${this.config.maxModelBytes}`);
+    }
+    if (!isSha256Hex(header.modelSha256)) {
+      throw invalidInput('modelSha256 must be 64 lowercase hex characters');
+    }
+    const plan: SubmissionPlan = {
+      datasetHash: await this.resolveDataset(header.dataset),
+      replication: header.replication || SUBMISSION_DEFAULTS.replication,
+      tolerance: header.tolerance || SUBMISSION_DEFAULTS.tolerance,
+      training: normalizeTrainingSpec(header.training),
+      deadlineSeconds: header.deadlineSeconds || SUBMISSION_DEFAULTS.deadlineSeconds,
+    };
+    validatePlan(plan);
+
+    await this.pickDataOwners(this.prisma, plan.datasetHash, plan.replication);
+
+    return plan;
+  }
+
+  /** Stores the model, then records the query and its executions; either both exist or neither. */
+  async submit(
+    customer: CustomerCaller,
+    header: SubmissionHeader,
+    plan: SubmissionPlan,
+    chunks: AsyncIterable<Buffer>,
+  ): Promise<{ query: Query; dataOwnerIds: string[] }> {
+    let format: ModelFormat | undefined;
+    const blob = await this.blobs.write(chunks, {
+      size: header.modelSize,
+      sha256: header.modelSha256,
+      inspectHead: (head) => (format = resolveModelFormat(head, header.modelFormat)),
+    });
+
+    try {
+      const created = await this.createQuery(customer, header, plan, blob.blobId, format!);
+      await this.notifier.notify(created.dataOwnerIds);
+      return created;
+    } catch (error) {
+      await this.blobs.delete(blob.blobId);
+      throw error;
+    }
+  }
+
+  /** Executions a Data Owner still has to work on. */
+  async listPendingAssignments(dataOwnerId: string): Promise<Array<Execution & { query: QueryWithExecutions }>> {
+    return this.prisma.execution.findMany({
+      where: { dataOwnerId, status: { in: ACTIVE_EXECUTION }, query: { status: { notIn: TERMINAL_QUERY } } },
+      include: { query: { include: { executions: true, modelBlob: { select: { size: true, sha256: true } } } } },
+      orderBy: { assignedAtNs: 'asc' },
+    });
+  }
+
+  /** Lets an assigned Data Owner download a query; the execution counts as running from then on. */
+  async startDownload(caller: DataOwnerCaller, queryId: string): Promise<{ query: QueryWithExecutions; execution: Execution }> {
+    const { query, execution } = await this.findAssignment(caller, queryId);
+    if (!ACTIVE_EXECUTION.includes(execution.status)) {
+      throw preconditionFailed(`execution ${execution.id} is ${execution.status.toLowerCase()}`);
+    }
+
+    await this.prisma.$transaction([
+      this.prisma.execution.updateMany({
+        where: { id: execution.id, status: 'ASSIGNED' },
+        data: { status: 'RUNNING', startedAtNs: nowNs() },
+      }),
+      this.prisma.query.updateMany({ where: { id: query.id, status: 'PENDING' }, data: { status: 'RUNNING' } }),
+    ]);
+
+    return { query, execution };
+  }
+
+  /** Records one epoch's progress. Returns false when the execution no longer accepts work. */
+  async reportProgress(
+    caller: DataOwnerCaller,
+    report: { queryId: string; epoch: number; totalEpochs: number; loss: number },
+  ): Promise<boolean> {
+    const { execution } = await this.findAssignment(caller, report.queryId);
+    if (!ACTIVE_EXECUTION.includes(execution.status)) {
+      return false;
+    }
+    if (report.epoch < 1 || report.totalEpochs < report.epoch || !Number.isFinite(report.loss)) {
+      throw invalidInput('progress needs 1 <= epoch <= totalEpochs and a finite loss');
+    }
+
+    const reportedAtNs = nowNs();
+    await this.prisma.$transaction([
+      this.prisma.progressEntry.upsert({
+        where: { executionId_epoch: { executionId: execution.id, epoch: report.epoch } },
+        create: { executionId: execution.id, epoch: report.epoch, totalEpochs: report.totalEpochs, loss: report.loss },
+        update: { totalEpochs: report.totalEpochs, loss: report.loss },
+      }),
+      this.prisma.execution.update({
+        where: { id: execution.id },
+        data: {
+          status: 'RUNNING',
+          progressEpoch: report.epoch,
+          progressTotal: report.totalEpochs,
+          progressLoss: report.loss,
+          progressAtNs: reportedAtNs,
+        },
+      }),
+    ]);
+
+    return true;
+  }
+
+  /** Takes a Data Owner's outcome: a trained state_dict streamed in chunks, or an error. */
+  async complete(caller: DataOwnerCaller, header: CompletionHeader, chunks: AsyncIterable<Buffer>): Promise<Execution> {
+    const { execution } = await this.findAssignment(caller, header.queryId);
+    this.assertAcceptsOutcome(execution, header);
+
+    if (header.error) {
+      return this.recordFailure(execution, header);
+    }
+    if (header.resultSize <= 0n) {
+      throw invalidInput('resultSize must be declared and positive');
+    }
+    if (header.resultSize > BigInt(this.config.maxResultBytes)) {
+      throw new GdsException(GdsErrorCode.TOO_LARGE, `result of ${header.resultSize} bytes exceeds ${this.config.maxResultBytes}`);
+    }
+    if (!isSha256Hex(header.resultSha256)) {
+      throw invalidInput('resultSha256 must be 64 lowercase hex characters');
+    }
+
+    const blob = await this.blobs.write(chunks, {
+      size: header.resultSize,
+      sha256: header.resultSha256,
+      inspectHead: assertResultContainer,
+    });
+
+    return this.recordSuccess(execution, header, blob.blobId);
+  }
+
+  async getForCustomer(customer: CustomerCaller, queryId: string): Promise<QueryWithExecutions> {
+    assertUuid(queryId, 'query id');
+    const query = await this.prisma.query.findUnique({
+      where: { id: queryId },
+      include: {
+        executions: { orderBy: { assignedAtNs: 'asc' }, include: { resultBlob: { select: { size: true, sha256: true } } } },
+        modelBlob: { select: { size: true, sha256: true } },
+      },
+    });
+    // Another customer's query is reported exactly like a missing one, so ids reveal nothing.
+    if (!query || query.customerId !== customer.customerId) {
+      throw notFound(`query ${queryId} not found`);
+    }
+
+    return query;
+  }
+
+  /** The result a customer asked for, when it exists. */
+  async getResult(
+    query: QueryWithExecutions,
+    executionId: string,
+  ): Promise<{ execution: Execution; blobId: string; size: bigint; sha256: string }> {
+    const execution = query.executions.find((candidate) => candidate.id === executionId);
+    if (!execution) {
+      throw notFound(`execution ${executionId} is not part of query ${query.id}`);
+    }
+    if (execution.status !== 'SUCCEEDED' || !execution.resultBlobId) {
+      throw preconditionFailed(`execution ${executionId} has no result (${execution.status.toLowerCase()})`);
+    }
+    const blob = await this.prisma.blob.findUniqueOrThrow({ where: { id: execution.resultBlobId } });
+
+    return { execution, blobId: blob.id, size: blob.size, sha256: blob.sha256 };
+  }
+
+  /** Fails executions whose query deadline passed, so that no query stays "running" forever. */
+  async failOverdueExecutions(): Promise<number> {
+    const overdue = await this.prisma.execution.findMany({
+      where: { status: { in: ACTIVE_EXECUTION }, query: { deadlineAt: { lt: new Date() } } },
+      select: { id: true, queryId: true },
+    });
+    for (const execution of overdue) {
+      await this.prisma.execution.updateMany({
+        where: { id: execution.id, status: { in: ACTIVE_EXECUTION } },
+        data: { status: 'FAILED', errorCode: 'DEADLINE_EXCEEDED', errorMessage: 'no result before the deadline' },
+      });
+      await this.refreshQueryStatus(execution.queryId);
+    }
+
+    return overdue.length;
+  }
+
+  private async resolveDataset(dataset: string): Promise<string> {
+    const hash = dataset.replace(/^sha256:/, '');
+    if (isSha256Hex(hash)) {
+      return hash;
+    }
+    if (!dataset) {
+      throw invalidInput('dataset is required: a registered dataset name or its content hash');
+    }
+
+    const rows = await this.prisma.dataset.findMany({
+      where: { name: dataset, dataOwner: { status: 'ACTIVE' } },
+      distinct: ['contentHash'],
+      select: { contentHash: true },
+    });
+    if (rows.length === 0) {
+      throw notFound(`no active Data Owner holds a dataset named "${dataset}"`);
+    }
+    if (rows.length > 1) {
+      const hashes = rows.map((row) => row.contentHash).join(', ');
+      throw invalidInput(`dataset name "${dataset}" is ambiguous; name one content hash of: ${hashes}`);
+    }
+
+    return rows[0].contentHash;
+  }
+
+  /** Active holders of the dataset, least busy first. */
+  private async pickDataOwners(db: Prisma.TransactionClient, datasetHash: string, replication: number): Promise<string[]> {
+    const holders = await db.dataOwner.findMany({
+      where: { status: 'ACTIVE', datasets: { some: { contentHash: datasetHash } } },
+      select: {
+        id: true,
+        lastSeenAt: true,
+        _count: { select: { executions: { where: { status: { in: ACTIVE_EXECUTION } } } } },
+      },
+    });
+    if (holders.length < replication) {
+      throw preconditionFailed(
+        `replication ${replication} needs as many active Data Owners holding dataset ${datasetHash}; ${holders.length} do`,
+      );
+    }
+
+    holders.sort(
+      (a, b) =>
+        a._count.executions - b._count.executions ||
+        (b.lastSeenAt?.getTime() ?? 0) - (a.lastSeenAt?.getTime() ?? 0) ||
+        a.id.localeCompare(b.id),
+    );
+
+    return holders.slice(0, replication).map((holder) => holder.id);
+  }
+
+  private async createQuery(
+    customer: CustomerCaller,
+    header: SubmissionHeader,
+    plan: SubmissionPlan,
+    blobId: string,
+    format: ModelFormat,
+  ): Promise<{ query: Query; dataOwnerIds: string[] }> {
+    return this.prisma.$transaction(async (tx) => {
+      const dataOwnerIds = await this.pickDataOwners(tx, plan.datasetHash, plan.replication);
+      const assignedAtNs = nowNs();
+
+      const query = await tx.query.create({
+        data: {
+          customerId: customer.customerId,
+          name: header.name || null,
+          modelBlobId: blobId,
+          modelFormat: format,
+          trainingSpec: { ...plan.training },
+          datasetHash: plan.datasetHash,
+          replication: plan.replication,
+          tolerance: plan.tolerance,
+          deadlineAt: new Date(Date.now() + plan.deadlineSeconds * 1000),
+          executions: { create: dataOwnerIds.map((dataOwnerId) => ({ dataOwnerId, assignedAtNs })) },
+        },
+      });
+
+      return { query, dataOwnerIds };
+    });
+  }
+
+  private async findAssignment(caller: DataOwnerCaller, queryId: string): Promise<{ query: QueryWithExecutions; execution: Execution }> {
+    assertUuid(queryId, 'query id');
+    if (caller.queryId !== queryId) {
+      throw forbidden('the signed x-gds-query-id differs from the query id in the request');
+    }
+
+    const query = await this.prisma.query.findUnique({
+      where: { id: queryId },
+      include: { executions: true, modelBlob: { select: { size: true, sha256: true } } },
+    });
+    if (!query) {
+      throw notFound(`query ${queryId} not found`);
+    }
+    const execution = query.executions.find((candidate) => candidate.dataOwnerId === caller.dataOwnerId);
+    if (!execution) {
+      throw forbidden(`query ${queryId} is not assigned to this Data Owner`);
+    }
+
+    return { query, execution };
+  }
+
+  private assertAcceptsOutcome(execution: Execution, header: CompletionHeader): void {
+    if (execution.status === 'SUCCEEDED') {
+      const stored = execution.resultBlobId ? 'a result' : 'an outcome';
+      throw new GdsException(GdsErrorCode.ALREADY_EXISTS, `execution ${execution.id} already has ${stored}`, {
+        resultSha256: header.resultSha256,
+      });
+    }
+    if (!ACTIVE_EXECUTION.includes(execution.status)) {
+      throw preconditionFailed(`execution ${execution.id} is ${execution.status.toLowerCase()}`);
+    }
+  }
+
+  private async recordFailure(execution: Execution, header: CompletionHeader): Promise<Execution> {
+    const code = (header.error!.code || 'UNKNOWN').slice(0, 64);
+    const updated = await this.prisma.execution.updateMany({
+      where: { id: execution.id, status: { in: ACTIVE_EXECUTION } },
+      data: {
+        status: 'FAILED',
+        errorCode: code,
+        errorMessage: header.error!.message.slice(0, 4000),
+        finishedAtNs: header.finishedAtNs || nowNs(),
+      },
+    });
+    if (updated.count === 0) {
+      throw preconditionFailed(`execution ${execution.id} changed state meanwhile`);
+    }
+    this.logger.info({ event: 'execution.failed', executionId: execution.id, queryId: execution.queryId, code });
+    await this.refreshQueryStatus(execution.queryId);
+
+    return this.prisma.execution.findUniqueOrThrow({ where: { id: execution.id } });
+  }
+
+  private async recordSuccess(execution: Execution, header: CompletionHeader, blobId: string): Promise<Execution> {
+    const updated = await this.prisma.execution.updateMany({
+      where: { id: execution.id, status: { in: ACTIVE_EXECUTION } },
+      data: {
+        status: 'SUCCEEDED',
+        resultBlobId: blobId,
+        startedAtNs: header.startedAtNs || execution.startedAtNs,
+        finishedAtNs: header.finishedAtNs || nowNs(),
+      },
+    });
+    if (updated.count === 0) {
+      await this.blobs.delete(blobId);
+      throw preconditionFailed(`execution ${execution.id} changed state while its result was uploading`);
+    }
+    this.logger.info({ event: 'execution.succeeded', executionId: execution.id, queryId: execution.queryId, blobId });
+    await this.refreshQueryStatus(execution.queryId);
+
+    return this.prisma.execution.findUniqueOrThrow({ where: { id: execution.id } });
+  }
+
+  /**
+   * A query is finished once none of its executions is still working: COMPLETED when at least one succeeded.
+   * TODO(consistency check): this stands in for verification until the worker's consistency check lands (issue 4);
+   * then a finished query moves to VERIFYING and the check decides COMPLETED or FAILED.
+   */
+  private async refreshQueryStatus(queryId: string): Promise<void> {
+    const executions = await this.prisma.execution.findMany({ where: { queryId }, select: { status: true } });
+    const isWorking = executions.some((execution) => ACTIVE_EXECUTION.includes(execution.status));
+    const hasSucceeded = executions.some((execution) => execution.status === 'SUCCEEDED');
+    const next: Query['status'] = isWorking ? 'RUNNING' : hasSucceeded ? 'COMPLETED' : 'FAILED';
+
+    await this.prisma.query.updateMany({
+      where: { id: queryId, status: { notIn: [...TERMINAL_QUERY, next] } },
+      data: { status: next },
+    });
+  }
+}
+
+function validatePlan(plan: SubmissionPlan): void {
+  if (!Number.isInteger(plan.replication) || plan.replication < 1 || plan.replication > 64) {
+    throw invalidInput('replication must be 1..64');
+  }
+  if (!Number.isFinite(plan.tolerance) || plan.tolerance < 0) {
+    throw invalidInput('tolerance must be a finite number >= 0');
+  }
+  if (!Number.isInteger(plan.deadlineSeconds) || plan.deadlineSeconds < 10 || plan.deadlineSeconds > 7 * 86_400) {
+    throw invalidInput('deadlineSeconds must be 10..604800');
+  }
+}
+
+function assertUuid(value: string, what: string): void {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value)) {
+    throw notFound(`${what} "${value}" not found`);
+  }
+}
