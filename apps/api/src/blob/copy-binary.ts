@@ -114,6 +114,9 @@ export class CopyRowDecoder {
   }
 
   private take(bytes: number): Buffer {
+    if (bytes === 0) {
+      return Buffer.alloc(0);
+    }
     const first = this.buffered[0];
     if (first.length >= bytes) {
       this.buffered[0] = first.subarray(bytes);
