@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 
 import { CustomerAuthService } from './auth/customer-auth.service.js';
 import { DataOwnerAuthService } from './auth/data-owner-auth.service.js';
-import { BlobStore } from './blob/blob.store.js';
+import { BlobStore } from '@gds/db';
 import { createApiLogger, LOGGER } from './common/logger.provider.js';
 import { APP_CONFIG, type AppConfig, loadAppConfig } from './config/app.config.js';
 import { CustomerService } from './customer/customer.service.js';
@@ -26,13 +26,14 @@ const infrastructure = [
   { provide: PG_POOL, useFactory: (config: AppConfig) => createPgPool(config.databaseUrl), inject: [APP_CONFIG] },
   { provide: REDIS, useFactory: (config: AppConfig) => createRedis(config.redisUrl), inject: [APP_CONFIG] },
   PrismaService,
+  { provide: BlobStore, useFactory: (pool: pg.Pool) => new BlobStore(pool), inject: [PG_POOL] },
 ];
 
 /** Everything but the network listeners: what the CLI needs too. */
 @Module({
-  providers: [...infrastructure, BlobStore, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
+  providers: [...infrastructure, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
     AssignmentNotifier, QueryService],
-  exports: [...infrastructure, BlobStore, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
+  exports: [...infrastructure, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
     AssignmentNotifier, QueryService],
 })
 export class CoreModule {}

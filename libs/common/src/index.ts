@@ -1,3 +1,4 @@
 export * from './chunks.js';
 export * from './logger.js';
 export * from './signing.js';
+export * from './gds.exception.js';

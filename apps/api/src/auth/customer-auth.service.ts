@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 
-import { unauthenticated } from '../common/gds.exception.js';
+import { unauthenticated } from '@gds/common';
 import { PrismaService } from '../database/prisma.service.js';
 import { hashApiToken, looksLikeApiToken } from './api-token.js';
 import type { CustomerCaller } from './caller.js';

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DO_METADATA, keyIdOf, publicKeyFromRaw, verifyCallSignature } from '@gds/common';
 import { Redis } from 'ioredis';
 
-import { forbidden, invalidInput, unauthenticated } from '../common/gds.exception.js';
+import { forbidden, invalidInput, unauthenticated } from '@gds/common';
 import { APP_CONFIG, type AppConfig } from '../config/app.config.js';
 import { PrismaService } from '../database/prisma.service.js';
 import { REDIS } from '../database/redis.provider.js';

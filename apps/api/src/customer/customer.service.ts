@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
 import { generateApiToken } from '../auth/api-token.js';
-import { invalidInput } from '../common/gds.exception.js';
+import { invalidInput } from '@gds/common';
 import { PrismaService } from '../database/prisma.service.js';
 
 @Injectable()

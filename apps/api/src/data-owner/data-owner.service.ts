@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { isSha256Hex } from '@gds/common';
 
 import type { VerifiedKey } from '../auth/data-owner-auth.service.js';
-import { forbidden, invalidInput, unauthenticated } from '../common/gds.exception.js';
+import { forbidden, invalidInput, unauthenticated } from '@gds/common';
 import { APP_CONFIG, type AppConfig } from '../config/app.config.js';
 import { PrismaService } from '../database/prisma.service.js';
 

@@ -25,9 +25,9 @@ import type { ServerReadableStream, ServerUnaryCall, ServerWritableStream } from
 
 import { CustomerAuthService } from '../auth/customer-auth.service.js';
 import { DataOwnerAuthService } from '../auth/data-owner-auth.service.js';
-import { BlobStore } from '../blob/blob.store.js';
+import { BlobStore } from '@gds/db';
 import { DataOwnerService } from '../data-owner/data-owner.service.js';
-import type { Execution, ModelFormat } from '../generated/prisma/client.js';
+import type { Execution, ModelFormat } from '@gds/db';
 import { QueryService, type ExecutionWithResult, type QueryWithExecutions } from '../query/query.service.js';
 import { AssignmentNotifier } from '../query/assignment.notifier.js';
 import { GrpcCallContext, metadataOf } from './grpc-call.js';

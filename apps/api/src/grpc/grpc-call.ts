@@ -11,7 +11,7 @@ import {
 } from '@grpc/grpc-js';
 import type { Logger } from '@gds/common';
 
-import { GdsException } from '../common/gds.exception.js';
+import { GdsException } from '@gds/common';
 import { LOGGER } from '../common/logger.provider.js';
 import { toGrpcStatus } from './grpc-status.js';
 

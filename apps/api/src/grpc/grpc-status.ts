@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 
-import { GdsErrorCode } from '../common/gds.exception.js';
+import { GdsErrorCode } from '@gds/common';
 
 /** The gRPC status of each domain error; adding a code without a case here fails to compile. */
 export function toGrpcStatus(code: GdsErrorCode): status {

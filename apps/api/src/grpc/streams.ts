@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { ServerReadableStream, ServerWritableStream } from '@grpc/grpc-js';
 import { MAX_CHUNK_BYTES } from '@gds/common';
 
-import { invalidInput } from '../common/gds.exception.js';
+import { invalidInput } from '@gds/common';
 
 /** A client-streamed message: a header, then chunks (the `payload` oneof of our upload messages). */
 interface UploadMessage<H> {

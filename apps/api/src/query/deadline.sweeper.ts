@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from '@gds/common';
 
-import { BlobStore } from '../blob/blob.store.js';
+import { BlobStore } from '@gds/db';
 import { LOGGER } from '../common/logger.provider.js';
 import { APP_CONFIG, type AppConfig } from '../config/app.config.js';
 import { QueryService } from './query.service.js';

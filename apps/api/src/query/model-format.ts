@@ -1,5 +1,5 @@
-import { invalidInput } from '../common/gds.exception.js';
-import type { ModelFormat } from '../generated/prisma/client.js';
+import { invalidInput } from '@gds/common';
+import type { ModelFormat } from '@gds/db';
 
 const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 

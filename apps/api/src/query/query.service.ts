@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { isSha256Hex, nowNs, type Logger } from '@gds/common';
 
 import type { CustomerCaller, DataOwnerCaller } from '../auth/caller.js';
-import { BlobStore } from '../blob/blob.store.js';
+import { BlobStore } from '@gds/db';
 import {
   forbidden,
   GdsErrorCode,
@@ -10,11 +10,11 @@ import {
   invalidInput,
   notFound,
   preconditionFailed,
-} from '../common/gds.exception.js';
+} from '@gds/common';
 import { LOGGER } from '../common/logger.provider.js';
 import { APP_CONFIG, type AppConfig } from '../config/app.config.js';
 import { PrismaService } from '../database/prisma.service.js';
-import type { Execution, ModelFormat, Prisma, Query } from '../generated/prisma/client.js';
+import type { Execution, ModelFormat, Prisma, Query } from '@gds/db';
 import { AssignmentNotifier } from './assignment.notifier.js';
 import { assertResultContainer, resolveModelFormat } from './model-format.js';
 import { normalizeTrainingSpec, type TrainingSpec, type TrainingSpecInput } from './training-spec.js';

@@ -1,4 +1,4 @@
-import { invalidInput } from '../common/gds.exception.js';
+import { invalidInput } from '@gds/common';
 
 /** How Data Owners train a query's model; stored as JSON on the query and handed to the trainer as is. */
 export interface TrainingSpec {

@@ -2,13 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 
-import { Inject, Injectable } from '@nestjs/common';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 
-import { GdsErrorCode, GdsException, invalidInput } from '../common/gds.exception.js';
-import { PG_POOL } from '../database/pg-pool.provider.js';
-import { CopyRowEncoder, CopyRowDecoder } from './copy-binary.js';
+import { invalidInput } from '@gds/common';
+
+import { CopyRowDecoder, CopyRowEncoder } from './copy-binary.js';
 
 /** Rows are cut at this size: large enough that per-row overhead vanishes, small enough to stream. */
 const ROW_BYTES = 1024 * 1024;
@@ -35,9 +34,8 @@ export interface StoredBlob {
  * stream fails, ends early, runs long or hashes differently is rolled back, so readers only ever see complete,
  * verified blobs.
  */
-@Injectable()
 export class BlobStore {
-  constructor(@Inject(PG_POOL) private readonly pool: pg.Pool) {}
+  constructor(private readonly pool: pg.Pool) {}
 
   async write(source: AsyncIterable<Buffer>, expected: BlobExpectation): Promise<StoredBlob> {
     const blobId = randomUUID();
@@ -150,7 +148,7 @@ export class BlobStore {
     const actual = hash.digest('hex');
     if (actual !== expected.sha256) {
       sink.destroy(new Error('hash mismatch'));
-      throw new GdsException(GdsErrorCode.INVALID_INPUT, `SHA-256 mismatch: declared ${expected.sha256}, got ${actual}`);
+      throw invalidInput(`SHA-256 mismatch: declared ${expected.sha256}, got ${actual}`);
     }
 
     sink.end(encoder.trailer());
