@@ -272,12 +272,12 @@ describe('QueryCompleted and GetQueryExecutionInfo', () => {
     await expectRefused(status.ALREADY_EXISTS, () => owners[0].complete(queryId, result));
   });
 
-  it('should record a reported failure and finish the query once every execution is done', async () => {
+  it('should record a reported failure and hand the query to the consistency check once every execution is done', async () => {
     await owners[1].complete(queryId, { code: 'CLASS_NOT_FOUND', message: 'cannot resolve __main__.Net' });
     await owners[2].complete(queryId, result);
 
     const { info } = await getExecutionInfo(api.address, token, queryId);
-    expect(info.status).toBe('QUERY_STATUS_COMPLETED');
+    expect(info.status).toBe('QUERY_STATUS_VERIFYING');
     const failed = info.executions.find((e) => e.dataOwnerId === owners[1].dataOwnerId)!;
     expect(failed).toMatchObject({ status: 'EXECUTION_STATUS_FAILED', error: { code: 'CLASS_NOT_FOUND' } });
     expect(await owners[1].reportProgress(queryId, 2, 3, 0.1)).toBe(false);

@@ -14,6 +14,7 @@ import { GoodDataGrpc } from './grpc/gooddata.grpc.js';
 import { GrpcCallContext } from './grpc/grpc-call.js';
 import { GrpcServer } from './grpc/grpc.server.js';
 import { AssignmentNotifier } from './query/assignment.notifier.js';
+import { ConsistencyQueue } from './query/consistency.queue.js';
 import { DeadlineSweeper } from './query/deadline.sweeper.js';
 import { QueryService } from './query/query.service.js';
 
@@ -32,9 +33,9 @@ const infrastructure = [
 /** Everything but the network listeners: what the CLI needs too. */
 @Module({
   providers: [...infrastructure, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
-    AssignmentNotifier, QueryService],
+    AssignmentNotifier, ConsistencyQueue, QueryService],
   exports: [...infrastructure, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
-    AssignmentNotifier, QueryService],
+    AssignmentNotifier, ConsistencyQueue, QueryService],
 })
 export class CoreModule {}
 

@@ -6,6 +6,7 @@ import type {
   GetQueryExecutionInfoResponse,
   GetQueryInfoRequest__Output,
   GetQueryInfoResponse,
+  ConsistencyReport,
   GoodDataServiceHandlers,
   ModelFormat as ModelFormatMessage,
   QueryCompletedHeader__Output,
@@ -100,6 +101,7 @@ export class GoodDataGrpc {
       modelSha256: header.modelSha256,
       deadlineSeconds: header.deadlineSeconds,
       name: header.name,
+      quorum: header.quorum,
     };
     const plan = await this.queries.planSubmission(submission);
     const { query, dataOwnerIds } = await this.queries.submit(customer, submission, plan, chunks);
@@ -216,8 +218,11 @@ export class GoodDataGrpc {
     this.calls.annotate(call, { customerId: customer.customerId, queryId: call.request.queryId });
     const query = await this.queries.getForCustomer(customer, call.request.queryId);
 
-    const resultExecutionId = call.request.resultExecutionId;
-    const result = resultExecutionId ? await this.queries.getResult(query, resultExecutionId) : undefined;
+    const result = call.request.includeVerifiedResult
+      ? await this.queries.getVerifiedResult(query)
+      : call.request.resultExecutionId
+        ? await this.queries.getResult(query, call.request.resultExecutionId)
+        : undefined;
     const info: QueryExecutionInfo = toQueryExecutionInfo(query);
     if (result) {
       info.result = { executionId: result.execution.id, size: result.size.toString(), sha256: result.sha256 };
@@ -293,5 +298,8 @@ function toQueryExecutionInfo(query: QueryWithExecutions): QueryExecutionInfo {
     createdAtNs: msToNs(query.createdAt),
     deadlineAtNs: msToNs(query.deadlineAt),
     executions: query.executions.map(toExecutionMessage),
+    quorum: query.quorum,
+    name: query.name ?? '',
+    report: (query.report as ConsistencyReport | null) ?? null,
   };
 }

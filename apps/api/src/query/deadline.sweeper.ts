@@ -43,8 +43,9 @@ export class DeadlineSweeper implements OnApplicationBootstrap, OnApplicationShu
     try {
       const overdue = await this.queries.failOverdueExecutions();
       const orphans = await this.blobs.deleteUnreferenced(ORPHAN_BLOB_AGE_MS);
-      if (overdue > 0 || orphans > 0) {
-        this.logger.info({ event: 'sweep.done', overdueExecutions: overdue, orphanBlobs: orphans });
+      const requeued = await this.queries.requeueVerifying();
+      if (overdue > 0 || orphans > 0 || requeued > 0) {
+        this.logger.info({ event: 'sweep.done', overdueExecutions: overdue, orphanBlobs: orphans, requeued });
       }
     } catch (error) {
       this.logger.warn({ event: 'sweep.failed', err: error });

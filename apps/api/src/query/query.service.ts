@@ -16,6 +16,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app.config.js';
 import { PrismaService } from '../database/prisma.service.js';
 import type { Execution, ModelFormat, Prisma, Query } from '@gds/db';
 import { AssignmentNotifier } from './assignment.notifier.js';
+import { ConsistencyQueue } from './consistency.queue.js';
 import { assertResultContainer, resolveModelFormat } from './model-format.js';
 import { normalizeTrainingSpec, type TrainingSpec, type TrainingSpecInput } from './training-spec.js';
 
@@ -29,11 +30,13 @@ export interface SubmissionHeader {
   modelSha256: string;
   deadlineSeconds: number;
   name: string;
+  quorum: number;
 }
 
 interface SubmissionPlan {
   datasetHash: string;
   replication: number;
+  quorum: number;
   tolerance: number;
   training: TrainingSpec;
   deadlineSeconds: number;
@@ -67,6 +70,7 @@ export class QueryService {
     private readonly prisma: PrismaService,
     private readonly blobs: BlobStore,
     private readonly notifier: AssignmentNotifier,
+    private readonly consistency: ConsistencyQueue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -82,9 +86,11 @@ export class QueryService {
     if (!isSha256Hex(header.modelSha256)) {
       throw invalidInput('modelSha256 must be 64 lowercase hex characters');
     }
+    const replication = header.replication || SUBMISSION_DEFAULTS.replication;
     const plan: SubmissionPlan = {
       datasetHash: await this.resolveDataset(header.dataset),
-      replication: header.replication || SUBMISSION_DEFAULTS.replication,
+      replication,
+      quorum: header.quorum || Math.floor(replication / 2) + 1,
       tolerance: header.tolerance || SUBMISSION_DEFAULTS.tolerance,
       training: normalizeTrainingSpec(header.training),
       deadlineSeconds: header.deadlineSeconds || SUBMISSION_DEFAULTS.deadlineSeconds,
@@ -243,6 +249,15 @@ export class QueryService {
     return { execution, blobId: blob.id, size: blob.size, sha256: blob.sha256 };
   }
 
+  /** The canonical result chosen by the consistency check. */
+  async getVerifiedResult(query: QueryWithExecutions): Promise<{ execution: Execution; blobId: string; size: bigint; sha256: string }> {
+    if (query.status !== 'COMPLETED' || query.verdict !== 'CONSISTENT' || !query.canonicalExecutionId) {
+      throw preconditionFailed(`query ${query.id} has no verified result (${query.status.toLowerCase()})`);
+    }
+
+    return this.getResult(query, query.canonicalExecutionId);
+  }
+
   /** Fails executions whose query deadline passed, so that no query stays "running" forever. */
   async failOverdueExecutions(): Promise<number> {
     const overdue = await this.prisma.execution.findMany({
@@ -331,6 +346,7 @@ export class QueryService {
           trainingSpec: { ...plan.training },
           datasetHash: plan.datasetHash,
           replication: plan.replication,
+          quorum: plan.quorum,
           tolerance: plan.tolerance,
           deadlineAt: new Date(Date.now() + plan.deadlineSeconds * 1000),
           executions: { create: dataOwnerIds.map((dataOwnerId) => ({ dataOwnerId, assignedAtNs })) },
@@ -415,26 +431,48 @@ export class QueryService {
   }
 
   /**
-   * A query is finished once none of its executions is still working: COMPLETED when at least one succeeded.
-   * TODO(consistency check): this stands in for verification until the worker's consistency check lands (issue 4);
-   * then a finished query moves to VERIFYING and the check decides COMPLETED or FAILED.
+   * Moves a query on once none of its executions is still working: to VERIFYING (and the consistency check) when
+   * at least its quorum of results came in, else to FAILED. Conditional updates keep concurrent callers harmless.
    */
   private async refreshQueryStatus(queryId: string): Promise<void> {
-    const executions = await this.prisma.execution.findMany({ where: { queryId }, select: { status: true } });
-    const isWorking = executions.some((execution) => ACTIVE_EXECUTION.includes(execution.status));
-    const hasSucceeded = executions.some((execution) => execution.status === 'SUCCEEDED');
-    const next: Query['status'] = isWorking ? 'RUNNING' : hasSucceeded ? 'COMPLETED' : 'FAILED';
+    const query = await this.prisma.query.findUniqueOrThrow({ where: { id: queryId }, include: { executions: true } });
+    const isWorking = query.executions.some((execution) => ACTIVE_EXECUTION.includes(execution.status));
+    const succeeded = query.executions.filter((execution) => execution.status === 'SUCCEEDED').length;
+    const next: Query['status'] = isWorking ? 'RUNNING' : succeeded >= query.quorum ? 'VERIFYING' : 'FAILED';
 
-    await this.prisma.query.updateMany({
-      where: { id: queryId, status: { notIn: [...TERMINAL_QUERY, next] } },
+    const moved = await this.prisma.query.updateMany({
+      where: { id: queryId, status: { notIn: [...TERMINAL_QUERY, 'VERIFYING', next] } },
       data: { status: next },
     });
+    if (moved.count > 0 && next === 'VERIFYING') {
+      await this.consistency.enqueue(queryId);
+    }
+    if (moved.count > 0 && next !== 'RUNNING') {
+      this.logger.info({ event: 'query.finished_executions', queryId, status: next, succeeded, quorum: query.quorum });
+    }
   }
+
+  /** Re-enqueues checks of queries left in VERIFYING (the enqueue after the status change may have failed). */
+  async requeueVerifying(): Promise<number> {
+    const stuck = await this.prisma.query.findMany({
+      where: { status: 'VERIFYING', updatedAt: { lt: new Date(Date.now() - 30_000) } },
+      select: { id: true },
+    });
+    for (const query of stuck) {
+      await this.consistency.enqueue(query.id);
+    }
+
+    return stuck.length;
+  }
+
 }
 
 function validatePlan(plan: SubmissionPlan): void {
   if (!Number.isInteger(plan.replication) || plan.replication < 1 || plan.replication > 64) {
     throw invalidInput('replication must be 1..64');
+  }
+  if (!Number.isInteger(plan.quorum) || plan.quorum < 1 || plan.quorum > plan.replication) {
+    throw invalidInput('quorum must be 1..replication');
   }
   if (!Number.isFinite(plan.tolerance) || plan.tolerance < 0) {
     throw invalidInput('tolerance must be a finite number >= 0');

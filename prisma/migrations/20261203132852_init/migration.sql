@@ -8,6 +8,9 @@ CREATE TYPE "ModelFormat" AS ENUM ('TORCH_SAVE', 'PICKLE', 'TORCHSCRIPT', 'TORCH
 CREATE TYPE "QueryStatus" AS ENUM ('PENDING', 'RUNNING', 'VERIFYING', 'COMPLETED', 'FAILED', 'CANCELLED');
 
 -- CreateEnum
+CREATE TYPE "Verdict" AS ENUM ('CONSISTENT', 'INCONSISTENT');
+
+-- CreateEnum
 CREATE TYPE "ExecutionStatus" AS ENUM ('ASSIGNED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED');
 
 -- CreateTable
@@ -90,11 +93,16 @@ CREATE TABLE "Query" (
     "trainingSpec" JSONB NOT NULL,
     "datasetHash" TEXT NOT NULL,
     "replication" INTEGER NOT NULL,
+    "quorum" INTEGER NOT NULL,
     "tolerance" DOUBLE PRECISION NOT NULL,
     "deadlineAt" TIMESTAMP(3) NOT NULL,
     "status" "QueryStatus" NOT NULL DEFAULT 'PENDING',
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updatedAt" TIMESTAMP(3) NOT NULL,
+    "verdict" "Verdict",
+    "canonicalExecutionId" UUID,
+    "report" JSONB,
+    "verifiedAt" TIMESTAMP(3),
 
     CONSTRAINT "Query_pkey" PRIMARY KEY ("id")
 );
@@ -115,6 +123,8 @@ CREATE TABLE "Execution" (
     "resultBlobId" UUID,
     "errorCode" TEXT,
     "errorMessage" TEXT,
+    "isAccepted" BOOLEAN,
+    "rejectionReason" TEXT,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updatedAt" TIMESTAMP(3) NOT NULL,
 

@@ -1,0 +1,13 @@
+// Queue names and job payloads shared by their producers (apps/api) and consumers (apps/worker).
+
+/** Verifies what the Data Owners returned for a query (apps/worker/src/consistency). */
+export const CONSISTENCY_QUEUE = 'consistency-check';
+
+export interface ConsistencyCheckJob {
+  queryId: string;
+}
+
+/** One job per query: re-enqueueing a query that already has a job is a no-op. */
+export function consistencyJobId(queryId: string): string {
+  return `consistency-${queryId}`;
+}
