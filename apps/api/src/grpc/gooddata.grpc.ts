@@ -22,7 +22,7 @@ import type {
   SubmitQueryResponse,
   WatchAssignmentsRequest__Output,
 } from '@gds/proto';
-import type { ServerReadableStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import { Metadata, type ServerReadableStream, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 
 import { CustomerAuthService } from '../auth/customer-auth.service.js';
 import { DataOwnerAuthService } from '../auth/data-owner-auth.service.js';
@@ -121,6 +121,8 @@ export class GoodDataGrpc {
     const caller = await this.dataOwnerAuth.authenticate(call.getPath(), metadataOf(call));
     this.calls.annotate(call, { dataOwnerId: caller.dataOwnerId });
     await this.dataOwners.touch(caller.dataOwnerId);
+    // Headers now rather than with the first assignment, so the agent knows at once that it is connected.
+    call.sendMetadata(new Metadata());
 
     const sent = new Set<string>();
     let wake: () => void = () => undefined;
