@@ -132,7 +132,9 @@ function jsonLineWith(stdout, keys) {
 /** Starts `node apps/api/dist/main.js`; resolves once its gRPC port answers. */
 export async function startApi({ root, env, grpcPort, logFile }) {
   const out = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [join(root, 'apps/api/dist/main.js')], {
+  // GDS_BENCH_API_NODE_ARGS passes flags to the API's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = process.env.GDS_BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'apps/api/dist/main.js')], {
     cwd: root,
     env: { ...process.env, ...env, GDS_GRPC_ADDRESS: `127.0.0.1:${grpcPort}` },
     stdio: ['ignore', out, out],
@@ -169,7 +171,7 @@ export async function prepareApiRun({
   }
   const grpc = await import('@grpc/grpc-js');
   const { loadGoodData, methodPath } = await import('@gds/proto');
-  const { generateSigningKeyPem, loadSigningKey, signCall, MAX_GRPC_MESSAGE_BYTES } = await import('@gds/common');
+  const { generateSigningKeyPem, loadSigningKey, signCall, GRPC_CLIENT_OPTIONS } = await import('@gds/common');
 
   const benchUrl = await recreateBenchDatabase(databaseUrl);
   const env = { DATABASE_URL: benchUrl, REDIS_URL: redisUrl, LOG_LEVEL: 'warn' };
@@ -193,8 +195,7 @@ export async function prepareApiRun({
 
     const { gooddata } = loadGoodData();
     const client = new gooddata.v1.GoodDataService(api.address, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': MAX_GRPC_MESSAGE_BYTES,
-      'grpc.max_send_message_length': MAX_GRPC_MESSAGE_BYTES,
+      ...GRPC_CLIENT_OPTIONS,
     });
     stops.unshift(async () => client.close());
     const doKey = loadSigningKey(generateSigningKeyPem());

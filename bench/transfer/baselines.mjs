@@ -150,7 +150,7 @@ async function readAll(socket) {
 export async function measureGrpc({ totalBytes, log = () => {} }) {
   const grpc = await import('@grpc/grpc-js');
   const { loadGoodData } = await import('@gds/proto');
-  const { MAX_GRPC_MESSAGE_BYTES } = await import('@gds/common');
+  const { GRPC_CLIENT_OPTIONS } = await import('@gds/common');
   const peerScript = fileURLToPath(new URL('./grpc-peer.mjs', import.meta.url));
   const peer = fork(peerScript, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const { gooddata } = loadGoodData();
@@ -158,8 +158,7 @@ export async function measureGrpc({ totalBytes, log = () => {} }) {
   try {
     const [{ port }] = await once(peer, 'message');
     client = new gooddata.v1.GoodDataService(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': MAX_GRPC_MESSAGE_BYTES,
-      'grpc.max_send_message_length': MAX_GRPC_MESSAGE_BYTES,
+      ...GRPC_CLIENT_OPTIONS,
     });
 
     let call;

@@ -7,7 +7,7 @@ import {
   keyIdOf,
   loadSigningKey,
   MAX_CHUNK_BYTES,
-  MAX_GRPC_MESSAGE_BYTES,
+  GRPC_CLIENT_OPTIONS,
   rawPublicKey,
   signCall,
 } from '@gds/common';
@@ -31,8 +31,7 @@ export function clientFor(address: string): GoodDataServiceClient {
   if (!client) {
     const Service = loadGoodData().gooddata.v1.GoodDataService;
     client = new Service(address, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': MAX_GRPC_MESSAGE_BYTES,
-      'grpc.max_send_message_length': MAX_GRPC_MESSAGE_BYTES,
+      ...GRPC_CLIENT_OPTIONS,
     });
     clients.set(address, client);
   }

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 
 import * as grpc from '@grpc/grpc-js';
 
-import { MAX_CHUNK_BYTES, MAX_GRPC_MESSAGE_BYTES, signCall, type Logger } from '@gds/common';
+import { GRPC_CLIENT_OPTIONS, MAX_CHUNK_BYTES, signCall, type Logger } from '@gds/common';
 import {
   loadGoodData,
   methodPath,
@@ -101,8 +101,7 @@ export class GdsClient {
       : grpc.credentials.createInsecure();
 
     this.client = new GoodDataService(options.address, credentials, {
-      'grpc.max_send_message_length': MAX_GRPC_MESSAGE_BYTES,
-      'grpc.max_receive_message_length': MAX_GRPC_MESSAGE_BYTES,
+      ...GRPC_CLIENT_OPTIONS,
       // The assignment stream stays open for days; keepalive pings find a dead connection so the agent reconnects.
       'grpc.keepalive_time_ms': 60_000,
       'grpc.keepalive_timeout_ms': 20_000,

@@ -5,12 +5,21 @@ import type { Writable } from 'node:stream';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 
-import { invalidInput } from '@gds/common';
+import { invalidInput, MAX_CHUNK_BYTES } from '@gds/common';
 
 import { CopyRowDecoder, CopyRowEncoder } from './copy-binary.js';
 
-/** Rows are cut at this size: large enough that per-row overhead vanishes, small enough to stream. */
-const ROW_BYTES = 1024 * 1024;
+/**
+ * Rows are cut at this size: a whole gRPC chunk, so a streamed chunk becomes one row without being copied, and a
+ * row read back becomes one chunk.
+ */
+const ROW_BYTES = MAX_CHUNK_BYTES;
+
+/**
+ * How much COPY data may wait in memory on each side of the socket. Streams default to 16 KiB, which makes every
+ * chunk wait for the previous one to reach Postgres; a few MiB keep both ends busy at a bounded cost.
+ */
+const COPY_BUFFER_BYTES = 8 * 1024 * 1024;
 
 export interface BlobExpectation {
   /** Exact number of bytes the stream must carry. */
@@ -71,7 +80,7 @@ export class BlobStore {
       // COPY takes no parameters; blobId is a checked UUID.
       const sql = `COPY (SELECT data FROM "BlobChunk" WHERE "blobId" = '${blobId}' ORDER BY seq) TO STDOUT (FORMAT binary)`;
       const decoder = new CopyRowDecoder();
-      for await (const piece of client.query(copyStreams.to(sql))) {
+      for await (const piece of client.query(copyStreams.to(sql, { highWaterMark: COPY_BUFFER_BYTES }))) {
         yield* decoder.push(piece as Buffer);
       }
       decoder.end();
@@ -105,7 +114,11 @@ export class BlobStore {
     source: AsyncIterable<Buffer>,
     expected: BlobExpectation,
   ): Promise<void> {
-    const sink = client.query(copyStreams.from('COPY "BlobChunk" ("blobId", seq, data) FROM STDIN (FORMAT binary)'));
+    const sink = client.query(
+      copyStreams.from('COPY "BlobChunk" ("blobId", seq, data) FROM STDIN (FORMAT binary)', {
+        highWaterMark: COPY_BUFFER_BYTES,
+      }),
+    );
     const finished = once(sink, 'finish');
     finished.catch(() => undefined);
     const encoder = new CopyRowEncoder(blobId);
@@ -128,13 +141,13 @@ export class BlobStore {
         pending.push(chunk);
         pendingBytes += chunk.length;
         if (pendingBytes >= ROW_BYTES) {
-          await writeTo(sink, encoder.row(Buffer.concat(pending, pendingBytes)));
+          await writeRow(sink, encoder, pending, pendingBytes);
           pending.length = 0;
           pendingBytes = 0;
         }
       }
       if (pendingBytes > 0) {
-        await writeTo(sink, encoder.row(Buffer.concat(pending, pendingBytes)));
+        await writeRow(sink, encoder, pending, pendingBytes);
       }
     } catch (error) {
       sink.destroy(error as Error);
@@ -154,6 +167,15 @@ export class BlobStore {
     sink.end(encoder.trailer());
     await finished;
   }
+}
+
+/** One row from the pending pieces; the pieces are written as they are, not copied into one buffer. */
+async function writeRow(sink: Writable, encoder: CopyRowEncoder, pieces: Buffer[], length: number): Promise<void> {
+  sink.write(encoder.rowPrefix(length));
+  for (const piece of pieces.slice(0, -1)) {
+    sink.write(piece);
+  }
+  await writeTo(sink, pieces[pieces.length - 1]);
 }
 
 async function writeTo(sink: Writable, bytes: Buffer): Promise<void> {

@@ -18,17 +18,22 @@ export class CopyRowEncoder {
     return HEADER;
   }
 
-  /** One row; the data is not copied again. */
+  /** One row, as one buffer (copies the data; rowPrefix avoids that). */
   row(data: Buffer): Buffer {
+    return Buffer.concat([this.rowPrefix(data.length), data]);
+  }
+
+  /** Everything of the next row before its data, which must follow with exactly `length` bytes. */
+  rowPrefix(length: number): Buffer {
     const prefix = Buffer.alloc(2 + 4 + 16 + 4 + 4 + 4);
     let at = prefix.writeInt16BE(3, 0);
     at = prefix.writeInt32BE(16, at);
     at += this.blobId.copy(prefix, at);
     at = prefix.writeInt32BE(4, at);
     at = prefix.writeInt32BE(this.seq++, at);
-    prefix.writeInt32BE(data.length, at);
+    prefix.writeInt32BE(length, at);
 
-    return Buffer.concat([prefix, data]);
+    return prefix;
   }
 
   trailer(): Buffer {
