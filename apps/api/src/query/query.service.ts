@@ -117,13 +117,66 @@ export class QueryService {
     });
 
     try {
-      const created = await this.createQuery(customer, header, plan, blob.blobId, format!);
-      await this.notifier.notify(created.dataOwnerIds);
-      return created;
+      return await this.createQuery(customer, header, plan, blob.blobId, format!);
     } catch (error) {
       await this.blobs.delete(blob.blobId);
       throw error;
     }
+  }
+
+  /**
+   * Submits a model the customer streamed up earlier (HTTP upload endpoint). The header's size, hash and format are
+   * taken from the stored upload; the upload is claimed in the same transaction that creates the query.
+   */
+  async submitUploaded(
+    customer: CustomerCaller,
+    header: Omit<SubmissionHeader, 'modelSize' | 'modelSha256' | 'modelFormat'>,
+    uploadId: string,
+  ): Promise<{ query: Query; dataOwnerIds: string[] }> {
+    assertUuid(uploadId, 'upload');
+    const upload = await this.prisma.modelUpload.findUnique({ where: { id: uploadId }, include: { blob: true } });
+    if (!upload || upload.customerId !== customer.customerId) {
+      throw notFound(`upload ${uploadId} not found`);
+    }
+    if (upload.claimedAt) {
+      throw new GdsException(GdsErrorCode.ALREADY_EXISTS, `upload ${uploadId} was already submitted`);
+    }
+
+    const full: SubmissionHeader = {
+      ...header,
+      modelSize: upload.blob.size,
+      modelSha256: upload.blob.sha256,
+      modelFormat: upload.modelFormat === 'TORCH_ARCHIVE' ? undefined : upload.modelFormat,
+    };
+    const plan = await this.planSubmission(full);
+
+    return this.createQuery(customer, full, plan, upload.blobId, upload.modelFormat, uploadId);
+  }
+
+  /** Stops a query: its unfinished executions are cancelled and agents are told to stop at their next call. */
+  async cancelQuery(customer: CustomerCaller, queryId: string): Promise<QueryWithExecutions> {
+    const query = await this.getForCustomer(customer, queryId);
+    if (TERMINAL_QUERY.includes(query.status)) {
+      throw preconditionFailed(`query ${queryId} is already ${query.status.toLowerCase()}`);
+    }
+
+    await this.prisma.$transaction(async (tx) => {
+      const moved = await tx.query.updateMany({
+        where: { id: queryId, status: { notIn: TERMINAL_QUERY } },
+        data: { status: 'CANCELLED' },
+      });
+      if (moved.count === 0) {
+        throw preconditionFailed(`query ${queryId} finished meanwhile`);
+      }
+      await tx.execution.updateMany({
+        where: { queryId, status: { in: ACTIVE_EXECUTION } },
+        data: { status: 'CANCELLED', finishedAtNs: nowNs() },
+      });
+      await recordEvent(tx, queryId, 'query.cancelled', { detail: { by: customer.customerId } });
+    });
+    this.logger.info({ event: 'query.cancelled', queryId, customerId: customer.customerId });
+
+    return this.getForCustomer(customer, queryId);
   }
 
   /** Executions a Data Owner still has to work on. */
@@ -142,13 +195,16 @@ export class QueryService {
       throw preconditionFailed(`execution ${execution.id} is ${execution.status.toLowerCase()}`);
     }
 
-    await this.prisma.$transaction([
-      this.prisma.execution.updateMany({
+    await this.prisma.$transaction(async (tx) => {
+      const started = await tx.execution.updateMany({
         where: { id: execution.id, status: 'ASSIGNED' },
         data: { status: 'RUNNING', startedAtNs: nowNs() },
-      }),
-      this.prisma.query.updateMany({ where: { id: query.id, status: 'PENDING' }, data: { status: 'RUNNING' } }),
-    ]);
+      });
+      await tx.query.updateMany({ where: { id: query.id, status: 'PENDING' }, data: { status: 'RUNNING' } });
+      if (started.count > 0) {
+        await recordEvent(tx, query.id, 'execution.started', { execution });
+      }
+    });
 
     return { query, execution };
   }
@@ -265,9 +321,14 @@ export class QueryService {
       select: { id: true, queryId: true },
     });
     for (const execution of overdue) {
-      await this.prisma.execution.updateMany({
-        where: { id: execution.id, status: { in: ACTIVE_EXECUTION } },
-        data: { status: 'FAILED', errorCode: 'DEADLINE_EXCEEDED', errorMessage: 'no result before the deadline' },
+      await this.prisma.$transaction(async (tx) => {
+        const moved = await tx.execution.updateMany({
+          where: { id: execution.id, status: { in: ACTIVE_EXECUTION } },
+          data: { status: 'FAILED', errorCode: 'DEADLINE_EXCEEDED', errorMessage: 'no result before the deadline' },
+        });
+        if (moved.count > 0) {
+          await recordEvent(tx, execution.queryId, 'execution.deadline_exceeded', { executionId: execution.id });
+        }
       });
       await this.refreshQueryStatus(execution.queryId);
     }
@@ -332,8 +393,15 @@ export class QueryService {
     plan: SubmissionPlan,
     blobId: string,
     format: ModelFormat,
+    uploadId?: string,
   ): Promise<{ query: Query; dataOwnerIds: string[] }> {
-    return this.prisma.$transaction(async (tx) => {
+    const created = await this.prisma.$transaction(async (tx) => {
+      if (uploadId) {
+        const claimed = await tx.modelUpload.updateMany({ where: { id: uploadId, claimedAt: null }, data: { claimedAt: new Date() } });
+        if (claimed.count === 0) {
+          throw new GdsException(GdsErrorCode.ALREADY_EXISTS, `upload ${uploadId} was already submitted`);
+        }
+      }
       const dataOwnerIds = await this.pickDataOwners(tx, plan.datasetHash, plan.replication);
       const assignedAtNs = nowNs();
 
@@ -352,9 +420,20 @@ export class QueryService {
           executions: { create: dataOwnerIds.map((dataOwnerId) => ({ dataOwnerId, assignedAtNs })) },
         },
       });
+      await recordEvent(tx, query.id, 'query.submitted', {
+        detail: { modelSha256: header.modelSha256, modelSize: header.modelSize.toString(), assigned: dataOwnerIds },
+      });
 
       return { query, dataOwnerIds };
     });
+
+    this.logger.info({ event: 'query.submitted', queryId: created.query.id, assigned: created.dataOwnerIds.length });
+    // The query exists now; a lost wake-up only delays the agents until their next resync.
+    await this.notifier.notify(created.dataOwnerIds).catch((error: unknown) =>
+      this.logger.warn({ event: 'assignment.notify_failed', queryId: created.query.id, err: error }),
+    );
+
+    return created;
   }
 
   private async findAssignment(caller: DataOwnerCaller, queryId: string): Promise<{ query: QueryWithExecutions; execution: Execution }> {
@@ -392,14 +471,20 @@ export class QueryService {
 
   private async recordFailure(execution: Execution, header: CompletionHeader): Promise<Execution> {
     const code = (header.error!.code || 'UNKNOWN').slice(0, 64);
-    const updated = await this.prisma.execution.updateMany({
-      where: { id: execution.id, status: { in: ACTIVE_EXECUTION } },
-      data: {
-        status: 'FAILED',
-        errorCode: code,
-        errorMessage: header.error!.message.slice(0, 4000),
-        finishedAtNs: header.finishedAtNs || nowNs(),
-      },
+    const updated = await this.prisma.$transaction(async (tx) => {
+      const moved = await tx.execution.updateMany({
+        where: { id: execution.id, status: { in: ACTIVE_EXECUTION } },
+        data: {
+          status: 'FAILED',
+          errorCode: code,
+          errorMessage: header.error!.message.slice(0, 4000),
+          finishedAtNs: header.finishedAtNs || nowNs(),
+        },
+      });
+      if (moved.count > 0) {
+        await recordEvent(tx, execution.queryId, 'execution.failed', { execution, detail: { code } });
+      }
+      return moved;
     });
     if (updated.count === 0) {
       throw preconditionFailed(`execution ${execution.id} changed state meanwhile`);
@@ -411,14 +496,23 @@ export class QueryService {
   }
 
   private async recordSuccess(execution: Execution, header: CompletionHeader, blobId: string): Promise<Execution> {
-    const updated = await this.prisma.execution.updateMany({
-      where: { id: execution.id, status: { in: ACTIVE_EXECUTION } },
-      data: {
-        status: 'SUCCEEDED',
-        resultBlobId: blobId,
-        startedAtNs: header.startedAtNs || execution.startedAtNs,
-        finishedAtNs: header.finishedAtNs || nowNs(),
-      },
+    const updated = await this.prisma.$transaction(async (tx) => {
+      const moved = await tx.execution.updateMany({
+        where: { id: execution.id, status: { in: ACTIVE_EXECUTION } },
+        data: {
+          status: 'SUCCEEDED',
+          resultBlobId: blobId,
+          startedAtNs: header.startedAtNs || execution.startedAtNs,
+          finishedAtNs: header.finishedAtNs || nowNs(),
+        },
+      });
+      if (moved.count > 0) {
+        await recordEvent(tx, execution.queryId, 'execution.succeeded', {
+          execution,
+          detail: { resultSha256: header.resultSha256, resultSize: header.resultSize.toString() },
+        });
+      }
+      return moved;
     });
     if (updated.count === 0) {
       await this.blobs.delete(blobId);
@@ -440,9 +534,15 @@ export class QueryService {
     const succeeded = query.executions.filter((execution) => execution.status === 'SUCCEEDED').length;
     const next: Query['status'] = isWorking ? 'RUNNING' : succeeded >= query.quorum ? 'VERIFYING' : 'FAILED';
 
-    const moved = await this.prisma.query.updateMany({
-      where: { id: queryId, status: { notIn: [...TERMINAL_QUERY, 'VERIFYING', next] } },
-      data: { status: next },
+    const moved = await this.prisma.$transaction(async (tx) => {
+      const changed = await tx.query.updateMany({
+        where: { id: queryId, status: { notIn: [...TERMINAL_QUERY, 'VERIFYING', next] } },
+        data: { status: next },
+      });
+      if (changed.count > 0 && next !== 'RUNNING') {
+        await recordEvent(tx, queryId, `query.${next.toLowerCase()}`, { detail: { succeeded, quorum: query.quorum } });
+      }
+      return changed;
     });
     if (moved.count > 0 && next === 'VERIFYING') {
       await this.consistency.enqueue(queryId);
@@ -465,6 +565,24 @@ export class QueryService {
     return stuck.length;
   }
 
+}
+
+/** Appends to the query's service timeline, inside the transaction that made the change. */
+async function recordEvent(
+  tx: Prisma.TransactionClient,
+  queryId: string,
+  kind: string,
+  fields: { execution?: Execution; executionId?: string; detail?: Record<string, unknown> },
+): Promise<void> {
+  await tx.queryEvent.create({
+    data: {
+      queryId,
+      kind,
+      executionId: fields.execution?.id ?? fields.executionId ?? null,
+      dataOwnerId: fields.execution?.dataOwnerId ?? null,
+      detail: (fields.detail ?? {}) as Prisma.InputJsonValue,
+    },
+  });
 }
 
 function validatePlan(plan: SubmissionPlan): void {
