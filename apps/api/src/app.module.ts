@@ -15,6 +15,7 @@ import { GrpcCallContext } from './grpc/grpc-call.js';
 import { GrpcServer } from './grpc/grpc.server.js';
 import { AssignmentNotifier } from './query/assignment.notifier.js';
 import { ConsistencyQueue } from './query/consistency.queue.js';
+import { QueryUpdates } from './query/query-updates.js';
 import { DeadlineSweeper } from './query/deadline.sweeper.js';
 import { QueryService } from './query/query.service.js';
 
@@ -33,9 +34,9 @@ const infrastructure = [
 /** Everything but the network listeners: what the CLI needs too. */
 @Module({
   providers: [...infrastructure, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
-    AssignmentNotifier, ConsistencyQueue, QueryService],
+    AssignmentNotifier, ConsistencyQueue, QueryUpdates, QueryService],
   exports: [...infrastructure, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
-    AssignmentNotifier, ConsistencyQueue, QueryService],
+    AssignmentNotifier, ConsistencyQueue, QueryUpdates, QueryService],
 })
 export class CoreModule {}
 

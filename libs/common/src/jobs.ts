@@ -11,3 +11,11 @@ export interface ConsistencyCheckJob {
 export function consistencyJobId(queryId: string): string {
   return `consistency-${queryId}`;
 }
+
+/** Redis pub/sub channel announcing that a query changed (status, progress, verdict, timeline). */
+export const QUERY_UPDATED_CHANNEL = 'gds:query-updated';
+
+export interface QueryUpdatedMessage {
+  queryId: string;
+  customerId: string;
+}

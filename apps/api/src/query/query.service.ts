@@ -17,6 +17,7 @@ import { PrismaService } from '../database/prisma.service.js';
 import type { Execution, ModelFormat, Prisma, Query } from '@gds/db';
 import { AssignmentNotifier } from './assignment.notifier.js';
 import { ConsistencyQueue } from './consistency.queue.js';
+import { QueryUpdates } from './query-updates.js';
 import { assertResultContainer, resolveModelFormat } from './model-format.js';
 import { normalizeTrainingSpec, type TrainingSpec, type TrainingSpecInput } from './training-spec.js';
 
@@ -71,6 +72,7 @@ export class QueryService {
     private readonly blobs: BlobStore,
     private readonly notifier: AssignmentNotifier,
     private readonly consistency: ConsistencyQueue,
+    private readonly updates: QueryUpdates,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -175,6 +177,7 @@ export class QueryService {
       await recordEvent(tx, queryId, 'query.cancelled', { detail: { by: customer.customerId } });
     });
     this.logger.info({ event: 'query.cancelled', queryId, customerId: customer.customerId });
+    await this.updates.publish(queryId, customer.customerId);
 
     return this.getForCustomer(customer, queryId);
   }
@@ -205,6 +208,7 @@ export class QueryService {
         await recordEvent(tx, query.id, 'execution.started', { execution });
       }
     });
+    await this.updates.publish(query.id, query.customerId);
 
     return { query, execution };
   }
@@ -214,7 +218,7 @@ export class QueryService {
     caller: DataOwnerCaller,
     report: { queryId: string; epoch: number; totalEpochs: number; loss: number },
   ): Promise<boolean> {
-    const { execution } = await this.findAssignment(caller, report.queryId);
+    const { query, execution } = await this.findAssignment(caller, report.queryId);
     if (!ACTIVE_EXECUTION.includes(execution.status)) {
       return false;
     }
@@ -240,6 +244,7 @@ export class QueryService {
         },
       }),
     ]);
+    await this.updates.publish(execution.queryId, query.customerId);
 
     return true;
   }
@@ -428,6 +433,7 @@ export class QueryService {
     });
 
     this.logger.info({ event: 'query.submitted', queryId: created.query.id, assigned: created.dataOwnerIds.length });
+    await this.updates.publish(created.query.id, customer.customerId);
     // The query exists now; a lost wake-up only delays the agents until their next resync.
     await this.notifier.notify(created.dataOwnerIds).catch((error: unknown) =>
       this.logger.warn({ event: 'assignment.notify_failed', queryId: created.query.id, err: error }),
@@ -544,6 +550,7 @@ export class QueryService {
       }
       return changed;
     });
+    await this.updates.publish(queryId, query.customerId);
     if (moved.count > 0 && next === 'VERIFYING') {
       await this.consistency.enqueue(queryId);
     }
