@@ -89,8 +89,12 @@ class GdsClient:
             time.sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
 
     def download_result(self, query_id: str, execution_id: str, out_path: str) -> Any:
-        """Streams one execution's result to out_path and checks its size and SHA-256; returns the info."""
-        request = pb.GetQueryExecutionInfoRequest(query_id=query_id, result_execution_id=execution_id)
+        """Streams a result to out_path and checks its size and SHA-256; returns the info.
+
+        With an empty execution_id it is the verified (canonical) result, which exists once the query is COMPLETED.
+        """
+        request = pb.GetQueryExecutionInfoRequest(query_id=query_id, result_execution_id=execution_id,
+                                                  include_verified_result=not execution_id)
         partial = f'{out_path}.part'
         try:
             with open(partial, 'wb') as file:

@@ -3,7 +3,7 @@
   python -m gds_ml.qc [--address HOST:PORT] [--token T | env GDS_TOKEN] submit --model F --dataset D [--replication 3]
       [--tolerance 1e-5] [--training JSON] [--format torch_save|pickle|torchscript] [--deadline-seconds 3600]
   python -m gds_ml.qc status QUERY_ID
-  python -m gds_ml.qc download QUERY_ID [--execution-id E] --out F
+  python -m gds_ml.qc download QUERY_ID [--execution-id E] --out F   (default: the verified result)
   python -m gds_ml.qc demo --dataset D [--replication 3] [--timeout 600]   (the seed notebook's flow, end to end)
 
 Output: one JSON object on stdout (demo also prints both state_dicts). Exit 0 success, 1 failure.
@@ -82,19 +82,9 @@ def _submit(client: GdsClient, args: argparse.Namespace) -> int:
 
 
 def _download(client: GdsClient, args: argparse.Namespace) -> int:
-    execution_id = args.execution_id or _first_succeeded(client.get_info(args.query_id))
-    if not execution_id:
-        print(json.dumps({'error': 'no succeeded execution to download'}))
-        return 1
-    _print(client.download_result(args.query_id, execution_id, args.out))
+    """Downloads the verified result, or with --execution-id one Data Owner's (verified or not)."""
+    _print(client.download_result(args.query_id, args.execution_id, args.out))
     return 0
-
-
-def _first_succeeded(info: Any) -> str:
-    if info.HasField('result') and info.result.execution_id:
-        return str(info.result.execution_id)
-    done = [e.execution_id for e in info.executions if e.status == pb.EXECUTION_STATUS_SUCCEEDED]
-    return str(done[0]) if done else ''
 
 
 def _demo(client: GdsClient, args: argparse.Namespace) -> int:
@@ -109,11 +99,12 @@ def _demo(client: GdsClient, args: argparse.Namespace) -> int:
     print(f'submitted query {query.query_id}', flush=True)
 
     info = client.wait(query.query_id, args.timeout)
-    execution_id = _first_succeeded(info)
-    if not execution_id:
+    if info.status != pb.QUERY_STATUS_COMPLETED:
         _print(info)
         return 1
-    return _load_result(client, query.query_id, execution_id, model)
+    print(f'verdict {pb.Verdict.Name(info.report.verdict)}; canonical result from execution '
+          f'{info.report.canonical_execution_id}', flush=True)
+    return _load_result(client, query.query_id, '', model)
 
 
 def _load_result(client: GdsClient, query_id: str, execution_id: str, model: nn.Module) -> int:

@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+// `npm run demo`: the whole system on this machine with a worked example. Installs what is missing, starts
+// Postgres and Redis (or uses running ones), the API, the consistency worker and three Data Owner agents holding
+// the same demo dataset, then submits the seed's toy model as the seed's Query Customer would, waits for the
+// verified result, loads it with load_state_dict and prints it. Runs until Ctrl-C, which stops what it started.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { DATA_DIR, REPO_ROOT } from './lib/paths.mjs';
+
+const DEMO_DIR = join(DATA_DIR, 'demo');
+const LOG_DIR = join(DEMO_DIR, 'logs');
+const GRPC_ADDRESS = process.env.GDS_GRPC_ADDRESS ?? '127.0.0.1:50051';
+const AGENTS = ['do-alpha', 'do-beta', 'do-gamma'];
+
+const say = (event, fields = {}) => console.log(JSON.stringify({ event, ...fields }));
+const children = [];
+
+/** Starts a long-running child with its output in .data/demo/logs/<name>.log. */
+function startChild(name, args, env) {
+  const log = openSync(join(LOG_DIR, `${name}.log`), 'a');
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+  children.push({ name, child });
+  child.once('exit', (code, signal) => {
+    if (!isStopping) say('demo.child_exited', { name, code, signal, log: join(LOG_DIR, `${name}.log`) });
+  });
+
+  return child;
+}
+
+/** Waits until a child's log shows the given event, failing if it exits first. */
+async function waitForLogEvent(name, event, timeoutMs = 60_000) {
+  const file = join(LOG_DIR, `${name}.log`);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    if (text.includes(`"event":"${event}"`)) return;
+    const entry = children.find((c) => c.name === name);
+    if (entry && entry.child.exitCode !== null) throw new Error(`${name} exited; see ${file}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${name} did not log ${event} within ${timeoutMs} ms; see ${file}`);
+}
+
+function runToEnd(command, args, env = {}, { capture = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', capture ? 'pipe' : 'inherit', 'inherit'],
+    });
+    let out = '';
+    child.stdout?.on('data', (data) => (out += data));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} ${args.join(' ')} exited with ${code}`))));
+  });
+}
+
+/** The demo customer's API token, created once and kept under .data/demo. */
+async function demoCustomer(env) {
+  const file = join(DEMO_DIR, 'customer.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+
+  const out = await runToEnd(process.execPath, ['apps/api/dist/cli.js', 'create-customer', '--name', 'Demo QC'], env, { capture: true });
+  const customer = JSON.parse(out.trim().split('\n').pop());
+  writeFileSync(file, JSON.stringify(customer), { mode: 0o600 });
+
+  return customer;
+}
+
+async function startAgents(python, csvPath) {
+  for (const name of AGENTS) {
+    const folder = join(DEMO_DIR, 'agents', name);
+    mkdirSync(folder, { recursive: true });
+    const config = {
+      gdsAddress: GRPC_ADDRESS,
+      name,
+      keyFile: 'agent.pem',
+      stateDir: 'state',
+      datasets: [{ name: 'demo', path: csvPath, features: ['x1', 'x2', 'x3', 'x4', 'x5'], label: 'y' }],
+      // The seed's QC pickles its model (torch.save(model)); these demo Data Owners opt in to loading such models,
+      // in a network namespace, resolving the seed's `__main__.Net` to the same class shipped with gds_ml.
+      trainer: { python, allowPickle: true, moduleAliases: { __main__: 'gds_ml.demo_models' }, isolation: 'netns', threads: 1 },
+    };
+    const configPath = join(folder, 'agent.json');
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    await runToEnd(process.execPath, ['apps/agent/dist/main.js', 'register', '--config', configPath], {}, { capture: true });
+    startChild(name, ['apps/agent/dist/main.js', 'run', '--config', configPath], {});
+  }
+  await Promise.all(AGENTS.map((name) => waitForLogEvent(name, 'watch.connected')));
+}
+
+let isStopping = false;
+let services;
+
+async function stopAll(signal, exitCode = 0) {
+  if (isStopping) return;
+  isStopping = true;
+  say('demo.stopping', { signal });
+  for (const { child } of [...children].reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  await services?.stop();
+  say('demo.stopped');
+  process.exit(exitCode);
+}
+
+async function main() {
+  mkdirSync(LOG_DIR, { recursive: true });
+  const stack = await import('./lib/stack.mjs');
+  await stack.ensureNodeModules({ root: REPO_ROOT });
+  services = await stack.ensureServices({ dataDir: DATA_DIR });
+  process.once('SIGINT', () => void stopAll('SIGINT'));
+  process.once('SIGTERM', () => void stopAll('SIGTERM'));
+  const python = await stack.ensurePython();
+
+  const { build } = await import('./build.mjs');
+  build({ stdio: ['ignore', 'ignore', 'inherit'] });
+  const env = { DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, GDS_PYTHON: python };
+  await runToEnd(process.execPath, ['scripts/migrate.mjs'], env);
+
+  const csvPath = join(DEMO_DIR, 'demo.csv');
+  await runToEnd(python, ['-m', 'gds_ml.demo_data', '--out', csvPath, '--rows', '512', '--seed', '7'], { PYTHONPATH: join(REPO_ROOT, 'python') });
+
+  startChild('api', ['apps/api/dist/main.js'], { ...env, GDS_GRPC_ADDRESS: GRPC_ADDRESS });
+  await waitForLogEvent('api', 'grpc.listening');
+  startChild('worker', ['apps/worker/dist/main.js'], env);
+  await waitForLogEvent('worker', 'worker.ready');
+  const customer = await demoCustomer(env);
+  await startAgents(python, csvPath);
+  say('demo.ready', { grpc: GRPC_ADDRESS, logs: LOG_DIR, agents: AGENTS });
+
+  // The seed's Query Customer: torch.save(model) -> SubmitQuery -> wait -> GetQueryExecutionInfo -> load_state_dict.
+  await runToEnd(python, ['-m', 'gds_ml.qc', '--address', GRPC_ADDRESS, 'demo', '--dataset', 'demo', '--timeout', '600'], {
+    PYTHONPATH: join(REPO_ROOT, 'python'),
+    GDS_TOKEN: customer.token,
+  });
+
+  say('demo.running', {
+    message: 'GDS keeps running; press Ctrl-C to stop everything this demo started',
+    submitAnother: `GDS_TOKEN=${customer.token} PYTHONPATH=python ${python} -m gds_ml.qc --address ${GRPC_ADDRESS} demo --dataset demo`,
+  });
+}
+
+main().catch(async (error) => {
+  console.error(JSON.stringify({ event: 'demo.failed', message: error.message }));
+  await stopAll('error', 1);
+});
