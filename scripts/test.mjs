@@ -31,6 +31,7 @@ try {
 
   const jestArgs = process.argv.slice(2);
   isGreen = await runStep('migrations-in-sync', process.execPath, [join(REPO_ROOT, 'scripts/migrations.mjs'), 'check'], env);
+  isGreen = (await runStep('graphql-schema-in-sync', process.execPath, [join(REPO_ROOT, 'apps/api/dist/print-schema.js'), '--check'], env)) && isGreen;
   isGreen =
     (await runStep('jest', process.execPath, [join(REPO_ROOT, 'node_modules/jest/bin/jest.js'), ...jestArgs], {
       ...env,

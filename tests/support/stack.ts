@@ -89,7 +89,15 @@ export interface RunningApi {
 /** Starts the built API on a free port and waits until it listens. */
 export async function startApi(databaseUrl: string, env: Record<string, string> = {}): Promise<RunningApi> {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'apps/api/dist/main.js')], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL, GDS_GRPC_ADDRESS: '127.0.0.1:0', LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL,
+      GDS_GRPC_ADDRESS: '127.0.0.1:0',
+      GDS_HTTP_ADDRESS: '127.0.0.1:0',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];

@@ -1,53 +1,19 @@
 import { Module } from '@nestjs/common';
 
-import { CustomerAuthService } from './auth/customer-auth.service.js';
-import { DataOwnerAuthService } from './auth/data-owner-auth.service.js';
-import { BlobStore } from '@gds/db';
-import { createApiLogger, LOGGER } from './common/logger.provider.js';
-import { APP_CONFIG, type AppConfig, loadAppConfig } from './config/app.config.js';
-import { CustomerService } from './customer/customer.service.js';
-import { DataOwnerService } from './data-owner/data-owner.service.js';
-import { createPgPool, PG_POOL } from './database/pg-pool.provider.js';
-import { PrismaService } from './database/prisma.service.js';
-import { createRedis, REDIS } from './database/redis.provider.js';
+import { AccountModule } from './account/account.module.js';
+import { CoreModule } from './core.module.js';
+import { GdsGraphqlModule } from './graphql/graphql.module.js';
 import { GoodDataGrpc } from './grpc/gooddata.grpc.js';
 import { GrpcCallContext } from './grpc/grpc-call.js';
 import { GrpcServer } from './grpc/grpc.server.js';
-import { AssignmentNotifier } from './query/assignment.notifier.js';
-import { ConsistencyQueue } from './query/consistency.queue.js';
-import { QueryUpdates } from './query/query-updates.js';
+import { HttpModule } from './http/http.module.js';
 import { DeadlineSweeper } from './query/deadline.sweeper.js';
-import { QueryService } from './query/query.service.js';
 
-import type pg from 'pg';
-import type { Redis } from 'ioredis';
+export { closeInfrastructure, CoreModule } from './core.module.js';
 
-const infrastructure = [
-  { provide: APP_CONFIG, useFactory: () => loadAppConfig() },
-  { provide: LOGGER, useFactory: (config: AppConfig) => createApiLogger(config.logLevel), inject: [APP_CONFIG] },
-  { provide: PG_POOL, useFactory: (config: AppConfig) => createPgPool(config.databaseUrl), inject: [APP_CONFIG] },
-  { provide: REDIS, useFactory: (config: AppConfig) => createRedis(config.redisUrl), inject: [APP_CONFIG] },
-  PrismaService,
-  { provide: BlobStore, useFactory: (pool: pg.Pool) => new BlobStore(pool), inject: [PG_POOL] },
-];
-
-/** Everything but the network listeners: what the CLI needs too. */
+/** The API process: gRPC for SDKs and Data Owners, HTTP for GraphQL, uploads and result downloads. */
 @Module({
-  providers: [...infrastructure, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
-    AssignmentNotifier, ConsistencyQueue, QueryUpdates, QueryService],
-  exports: [...infrastructure, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
-    AssignmentNotifier, ConsistencyQueue, QueryUpdates, QueryService],
-})
-export class CoreModule {}
-
-@Module({
-  imports: [CoreModule],
+  imports: [CoreModule, AccountModule, HttpModule, GdsGraphqlModule],
   providers: [GrpcCallContext, GoodDataGrpc, GrpcServer, DeadlineSweeper],
 })
 export class AppModule {}
-
-/** Closes the raw clients Nest did not create as classes. */
-export async function closeInfrastructure(get: <T>(token: symbol) => T): Promise<void> {
-  await get<pg.Pool>(PG_POOL).end();
-  get<Redis>(REDIS).disconnect();
-}

@@ -19,6 +19,18 @@ const schema = z.object({
   GDS_SIGNATURE_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
   /** How often the API fails executions whose query deadline passed. */
   GDS_DEADLINE_SWEEP_MS: z.coerce.number().int().positive().default(5_000),
+  /** host:port the HTTP server (GraphQL, uploads, result downloads) listens on; port 0 picks a free one. */
+  GDS_HTTP_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').default('127.0.0.1:4000'),
+  /** The API's address as browsers and integrators reach it; download links in GraphQL are built from it. */
+  GDS_PUBLIC_API_URL: z.string().url().default('http://localhost:4000'),
+  /** Comma-separated origins allowed to call the API with credentials (the portal), for CORS and graphql-ws. */
+  GDS_PORTAL_ORIGINS: z.string().default('http://localhost:3000'),
+  /** Marks the session cookie Secure; set to true wherever the API is served over HTTPS. */
+  GDS_COOKIE_SECURE: z.enum(['true', 'false']).default('false'),
+  /** Deepest field nesting a GraphQL operation may have (introspection gets its own, larger bound). */
+  GDS_GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).default(8),
+  /** Highest estimated cost of a GraphQL operation: fields, multiplied by the list sizes they sit in. */
+  GDS_GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(5_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -32,6 +44,13 @@ export type AppConfig = Readonly<{
   signatureWindowMs: number;
   deadlineSweepMs: number;
   logLevel: string;
+  httpHost: string;
+  httpPort: number;
+  publicApiUrl: string;
+  portalOrigins: readonly string[];
+  isCookieSecure: boolean;
+  graphqlMaxDepth: number;
+  graphqlMaxCost: number;
 }>;
 
 /** Nest injection token of the parsed config. */
@@ -56,5 +75,25 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     signatureWindowMs: values.GDS_SIGNATURE_WINDOW_MS,
     deadlineSweepMs: values.GDS_DEADLINE_SWEEP_MS,
     logLevel: values.LOG_LEVEL,
+    ...splitAddress(values.GDS_HTTP_ADDRESS),
+    publicApiUrl: values.GDS_PUBLIC_API_URL.replace(/\/+$/, ''),
+    portalOrigins: Object.freeze(parseOrigins(values.GDS_PORTAL_ORIGINS)),
+    isCookieSecure: values.GDS_COOKIE_SECURE === 'true',
+    graphqlMaxDepth: values.GDS_GRAPHQL_MAX_DEPTH,
+    graphqlMaxCost: values.GDS_GRAPHQL_MAX_COST,
   });
+}
+
+function splitAddress(address: string): { httpHost: string; httpPort: number } {
+  const at = address.lastIndexOf(':');
+
+  return { httpHost: address.slice(0, at), httpPort: Number(address.slice(at + 1)) };
+}
+
+/** Origins compare as the browser sends them: scheme://host[:port], no path, no trailing slash. */
+function parseOrigins(list: string): string[] {
+  return list
+    .split(',')
+    .map((origin) => origin.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
 }
