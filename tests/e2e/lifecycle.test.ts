@@ -146,6 +146,8 @@ describe('the query lifecycle with three agents', () => {
     victim.start();
     const info = await waitForStatus(api.address, token, queryId, FINISHED);
     expect(info.executions.map((e) => e.status)).toEqual(Array(3).fill('EXECUTION_STATUS_SUCCEEDED'));
+    // The server records the result before the agent logs that it is done.
+    await waitUntil(() => victim.logs.some((line) => line.event === 'execution.finished' && line.queryId === queryId));
 
     const uploadsBefore = countUploads(victim);
     const connectsBefore = countConnects(victim);
