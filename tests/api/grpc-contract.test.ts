@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 
-import { closeClients, getExecutionInfo, sha256, submitQuery, TestDataOwner } from '../support/clients.js';
+import { bearer, clientFor, closeClients, getExecutionInfo, sha256, submitQuery, TestDataOwner } from '../support/clients.js';
 import { createCustomer, createTestDatabase, startApi, type RunningApi, type TestDatabase } from '../support/stack.js';
 
 const DATASET_HASH = sha256(Buffer.from('the demo dataset'));
@@ -281,6 +281,22 @@ describe('QueryCompleted and GetQueryExecutionInfo', () => {
     const failed = info.executions.find((e) => e.dataOwnerId === owners[1].dataOwnerId)!;
     expect(failed).toMatchObject({ status: 'EXECUTION_STATUS_FAILED', error: { code: 'CLASS_NOT_FOUND' } });
     expect(await owners[1].reportProgress(queryId, 2, 3, 0.1)).toBe(false);
+  });
+
+  it('should list the service events of the query in order on its timeline, for its customer only', async () => {
+    const timeline = await new Promise<{ entries: Array<{ kind: string; source: string; dataOwnerId: string }> }>((resolve, reject) =>
+      clientFor(api.address).GetQueryTimeline({ queryId }, bearer(token), (error, response) => (error ? reject(error) : resolve(response!))),
+    );
+
+    const kinds = timeline.entries.map((entry) => entry.kind);
+    expect(kinds[0]).toBe('query.submitted');
+    expect(kinds).toEqual(expect.arrayContaining(['execution.succeeded', 'execution.failed', 'query.verifying']));
+    expect(timeline.entries.every((entry) => entry.source === 'service')).toBe(true);
+    await expectRefused(status.NOT_FOUND, () =>
+      new Promise((resolve, reject) =>
+        clientFor(api.address).GetQueryTimeline({ queryId }, bearer(otherToken), (error, r) => (error ? reject(error) : resolve(r))),
+      ),
+    );
   });
 
   it('should answer FAILED_PRECONDITION when asked for the result of an execution that has none', async () => {

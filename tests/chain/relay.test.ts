@@ -16,7 +16,6 @@ import {
   ensureEmbeddedChain,
   parseChainConfig, outboxRecord, type RegistryEvent, REGISTRY_EVENT_TOPICS } from '@gds/chain';
 import {
-  buildTimeline,
   CHAIN_OUTBOX_QUEUE,
   type ChainOutboxJob,
   createOutboxProcessor,
@@ -26,6 +25,7 @@ import {
 } from '@gds/chain/outbox';
 import { createPrismaClient, type PrismaClient } from '@gds/db';
 
+import { buildTimelines } from '../../apps/api/src/query/timeline.js';
 import { createTestDatabase, type TestDatabase } from '../support/stack.js';
 import { createQuery, createTestLogger, freePort, operator, rpc, sendEvent, startTestChain, stranger, type TestChain } from './support/chain.js';
 
@@ -302,19 +302,19 @@ describe('OutboxRelay', () => {
     await relayFor().runOnce();
     await prisma.queryEvent.create({ data: { queryId, kind: 'execution.started', detail: { epoch: 0 } } });
 
-    const timeline = await buildTimeline(prisma, queryId);
+    const timeline = (await buildTimelines(prisma, [queryId])).get(queryId)!;
 
     expect(timeline.map((entry) => `${entry.source}:${entry.kind}`)).toEqual([
       'service:query.submitted',
-      'chain:QUERY_SUBMITTED',
-      'chain:EXECUTION_COMPLETED',
-      'chain:PROGRESS_LOGGED',
-      'chain:EXECUTION_COMPLETED',
-      'chain:QUERY_VERIFIED',
+      'chain:chain.QuerySubmitted',
+      'chain:chain.ExecutionCompleted',
+      'chain:chain.ProgressLogged',
+      'chain:chain.ExecutionCompleted',
+      'chain:chain.QueryVerified',
       'service:execution.started',
     ]);
     const chainEntries = timeline.filter((entry) => entry.source === 'chain');
-    expect(chainEntries.every((entry) => entry.source === 'chain' && entry.txHash && entry.blockNumber && entry.confirmedAt)).toBe(true);
+    expect(chainEntries.every((entry) => entry.txHash && entry.blockNumber && entry.status === 'CONFIRMED')).toBe(true);
   });
 });
 

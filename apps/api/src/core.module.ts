@@ -11,6 +11,7 @@ import { createPgPool, PG_POOL } from './database/pg-pool.provider.js';
 import { PrismaService } from './database/prisma.service.js';
 import { createRedis, REDIS } from './database/redis.provider.js';
 import { AssignmentNotifier } from './query/assignment.notifier.js';
+import { ChainOutbox } from './query/chain-outbox.js';
 import { ConsistencyQueue } from './query/consistency.queue.js';
 import { QueryUpdates } from './query/query-updates.js';
 import { QueryService } from './query/query.service.js';
@@ -32,9 +33,9 @@ const infrastructure = [
 /** Everything but the network listeners: what the CLI needs too. */
 @Module({
   providers: [...infrastructure, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
-    AssignmentNotifier, ConsistencyQueue, QueryUpdates, QueryService],
+    AssignmentNotifier, ChainOutbox, ConsistencyQueue, QueryUpdates, QueryService],
   exports: [...infrastructure, CustomerAuthService, DataOwnerAuthService, CustomerService, DataOwnerService,
-    AssignmentNotifier, ConsistencyQueue, QueryUpdates, QueryService],
+    AssignmentNotifier, ChainOutbox, ConsistencyQueue, QueryUpdates, QueryService],
 })
 export class CoreModule {}
 

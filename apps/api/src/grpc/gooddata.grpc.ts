@@ -6,6 +6,7 @@ import type {
   GetQueryExecutionInfoResponse,
   GetQueryInfoRequest__Output,
   GetQueryInfoResponse,
+  GetQueryTimelineRequest__Output,
   ConsistencyReport,
   GoodDataServiceHandlers,
   ModelFormat as ModelFormatMessage,
@@ -13,6 +14,7 @@ import type {
   QueryCompletedRequest__Output,
   QueryCompletedResponse,
   QueryExecutionInfo,
+  QueryTimeline,
   RegisterDataOwnerRequest__Output,
   RegisterDataOwnerResponse,
   ReportProgressRequest__Output,
@@ -30,6 +32,8 @@ import { BlobStore } from '@gds/db';
 import { DataOwnerService } from '../data-owner/data-owner.service.js';
 import type { Execution, ModelFormat } from '@gds/db';
 import { QueryService, type ExecutionWithResult, type QueryWithExecutions } from '../query/query.service.js';
+import { buildTimelines } from '../query/timeline.js';
+import { PrismaService } from '../database/prisma.service.js';
 import { AssignmentNotifier } from '../query/assignment.notifier.js';
 import { GrpcCallContext, metadataOf } from './grpc-call.js';
 import { readUpload, writeChunks, writeMessage } from './streams.js';
@@ -48,6 +52,7 @@ export class GoodDataGrpc {
     private readonly notifier: AssignmentNotifier,
     private readonly blobs: BlobStore,
     private readonly calls: GrpcCallContext,
+    private readonly prisma: PrismaService,
   ) {}
 
   handlers(): GoodDataServiceHandlers {
@@ -59,6 +64,7 @@ export class GoodDataGrpc {
       ReportProgress: this.calls.unary('ReportProgress', (call) => this.reportProgress(call)),
       QueryCompleted: this.calls.clientStream('QueryCompleted', (call) => this.queryCompleted(call)),
       GetQueryExecutionInfo: this.calls.serverStream('GetQueryExecutionInfo', (call) => this.getQueryExecutionInfo(call)),
+      GetQueryTimeline: this.calls.unary('GetQueryTimeline', (call) => this.getQueryTimeline(call)),
     };
   }
 
@@ -234,6 +240,31 @@ export class GoodDataGrpc {
     if (result) {
       await writeChunks(call, this.blobs.read(result.blobId), (chunk) => ({ chunk }));
     }
+  }
+
+  private async getQueryTimeline(
+    call: ServerUnaryCall<GetQueryTimelineRequest__Output, QueryTimeline>,
+  ): Promise<QueryTimeline> {
+    const customer = await this.customers.authenticate(metadataOf(call).authorization);
+    this.calls.annotate(call, { customerId: customer.customerId, queryId: call.request.queryId });
+    const query = await this.queries.getForCustomer(customer, call.request.queryId);
+
+    const timeline = (await buildTimelines(this.prisma, [query.id])).get(query.id) ?? [];
+
+    return {
+      queryId: query.id,
+      entries: timeline.map((entry) => ({
+        atNs: msToNs(entry.at),
+        source: entry.source,
+        kind: entry.kind,
+        executionId: entry.executionId ?? '',
+        dataOwnerId: entry.dataOwnerId ?? '',
+        txHash: entry.txHash ?? '',
+        blockNumber: (entry.blockNumber ?? 0n).toString(),
+        status: entry.status ?? '',
+        detailJson: JSON.stringify(entry.detail ?? {}),
+      })),
+    };
   }
 }
 

@@ -16,6 +16,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app.config.js';
 import { PrismaService } from '../database/prisma.service.js';
 import type { Execution, ModelFormat, Prisma, Query } from '@gds/db';
 import { AssignmentNotifier } from './assignment.notifier.js';
+import { ChainOutbox } from './chain-outbox.js';
 import { ConsistencyQueue } from './consistency.queue.js';
 import { QueryUpdates } from './query-updates.js';
 import { assertResultContainer, resolveModelFormat } from './model-format.js';
@@ -73,6 +74,7 @@ export class QueryService {
     private readonly notifier: AssignmentNotifier,
     private readonly consistency: ConsistencyQueue,
     private readonly updates: QueryUpdates,
+    private readonly chain: ChainOutbox,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -428,9 +430,17 @@ export class QueryService {
       await recordEvent(tx, query.id, 'query.submitted', {
         detail: { modelSha256: header.modelSha256, modelSize: header.modelSize.toString(), assigned: dataOwnerIds },
       });
+      await this.chain.record(tx, 'QUERY_SUBMITTED', {
+        queryId: query.id,
+        customerId: customer.customerId,
+        datasetHash: plan.datasetHash,
+        modelHash: header.modelSha256,
+        dataOwnerIds,
+      });
 
       return { query, dataOwnerIds };
     });
+    this.chain.kick();
 
     this.logger.info({ event: 'query.submitted', queryId: created.query.id, assigned: created.dataOwnerIds.length });
     await this.updates.publish(created.query.id, customer.customerId);
@@ -517,9 +527,15 @@ export class QueryService {
           execution,
           detail: { resultSha256: header.resultSha256, resultSize: header.resultSize.toString() },
         });
+        await this.chain.record(tx, 'EXECUTION_COMPLETED', {
+          queryId: execution.queryId,
+          dataOwnerId: execution.dataOwnerId,
+          resultHash: header.resultSha256,
+        });
       }
       return moved;
     });
+    this.chain.kick();
     if (updated.count === 0) {
       await this.blobs.delete(blobId);
       throw preconditionFailed(`execution ${execution.id} changed state while its result was uploading`);

@@ -25,9 +25,6 @@ const CHAIN_EVENT_NAMES: Record<ChainEventKind, string> = {
 
 type TimelineDb = Pick<PrismaClient, 'queryEvent' | 'chainOutbox' | 'execution'>;
 
-// TODO(timeline dedupe): libs/chain is growing its own buildTimeline over the same two tables; this one exists so
-// the API works before that lands. Once apps/api depends on libs/chain, map its entries here and delete the rest.
-
 /**
  * The timelines of several queries at once (a page of the portal's list asks for each). Service events and chain
  * announcements are merged in time order; a chain event stands at its confirmation time if known, else when it was
