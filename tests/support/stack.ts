@@ -95,6 +95,8 @@ export async function startApi(databaseUrl: string, env: Record<string, string> 
       REDIS_URL,
       GDS_GRPC_ADDRESS: '127.0.0.1:0',
       GDS_HTTP_ADDRESS: '127.0.0.1:0',
+      // Test files run in parallel against one Redis: each stack gets its own queues.
+      GDS_QUEUE_PREFIX: queuePrefixFor(databaseUrl),
       LOG_LEVEL: 'info',
       ...env,
     },
@@ -114,6 +116,11 @@ export async function startApi(databaseUrl: string, env: Record<string, string> 
   });
 
   return { address: `127.0.0.1:${port}`, pid: child.pid!, logs, stop: () => stopChild(child) };
+}
+
+/** The BullMQ prefix of the test stack using this database; its worker must use the same. */
+export function queuePrefixFor(databaseUrl: string): string {
+  return new URL(databaseUrl).pathname.slice(1);
 }
 
 export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

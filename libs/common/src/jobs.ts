@@ -1,5 +1,11 @@
 // Queue names and job payloads shared by their producers (apps/api) and consumers (apps/worker).
 
+/**
+ * BullMQ key prefix (GDS_QUEUE_PREFIX). Producers and consumers of one deployment must agree on it; separate
+ * deployments (or test stacks) sharing a Redis keep their jobs apart with different prefixes.
+ */
+export const DEFAULT_QUEUE_PREFIX = 'gds';
+
 /** Verifies what the Data Owners returned for a query (apps/worker/src/consistency). */
 export const CONSISTENCY_QUEUE = 'consistency-check';
 

@@ -1,3 +1,4 @@
+import { DEFAULT_QUEUE_PREFIX } from '@gds/common';
 import { z } from 'zod';
 
 const MIB = 1024 * 1024;
@@ -7,6 +8,8 @@ const schema = z.object({
   DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/gds'),
   /** Redis for replay protection, assignment fan-out and (with the worker) BullMQ queues. */
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** BullMQ key prefix; the worker must use the same. */
+  GDS_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default(DEFAULT_QUEUE_PREFIX),
   /** host:port the gRPC server listens on. */
   GDS_GRPC_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').default('127.0.0.1:50051'),
   /** When set, RegisterDataOwner requires this token (secret). */
@@ -37,6 +40,7 @@ const schema = z.object({
 export type AppConfig = Readonly<{
   databaseUrl: string;
   redisUrl: string;
+  queuePrefix: string;
   grpcAddress: string;
   enrollmentToken: string | undefined;
   maxModelBytes: number;
@@ -68,6 +72,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return Object.freeze({
     databaseUrl: values.DATABASE_URL,
     redisUrl: values.REDIS_URL,
+    queuePrefix: values.GDS_QUEUE_PREFIX,
     grpcAddress: values.GDS_GRPC_ADDRESS,
     enrollmentToken: values.GDS_DO_ENROLLMENT_TOKEN,
     maxModelBytes: values.GDS_MAX_MODEL_BYTES,

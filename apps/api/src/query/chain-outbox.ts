@@ -25,6 +25,7 @@ export class ChainOutbox implements OnModuleDestroy {
     }
     const queue = new Queue<ChainOutboxJob>(CHAIN_OUTBOX_QUEUE, {
       connection: { url: appConfig.redisUrl, maxRetriesPerRequest: null },
+      prefix: appConfig.queuePrefix,
     });
     this.scheduler = new OutboxScheduler(queue, logger);
   }

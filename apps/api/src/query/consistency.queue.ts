@@ -12,6 +12,7 @@ export class ConsistencyQueue implements OnModuleDestroy {
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.queue = new Queue<ConsistencyCheckJob>(CONSISTENCY_QUEUE, {
       connection: { url: config.redisUrl, maxRetriesPerRequest: null },
+      prefix: config.queuePrefix,
       defaultJobOptions: {
         attempts: 5,
         backoff: { type: 'exponential', delay: 2_000 },

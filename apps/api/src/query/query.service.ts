@@ -229,14 +229,10 @@ export class QueryService {
     }
 
     const reportedAtNs = nowNs();
-    await this.prisma.$transaction([
-      this.prisma.progressEntry.upsert({
-        where: { executionId_epoch: { executionId: execution.id, epoch: report.epoch } },
-        create: { executionId: execution.id, epoch: report.epoch, totalEpochs: report.totalEpochs, loss: report.loss },
-        update: { totalEpochs: report.totalEpochs, loss: report.loss },
-      }),
-      this.prisma.execution.update({
-        where: { id: execution.id },
+    const isAccepted = await this.prisma.$transaction(async (tx) => {
+      // Conditional on the execution still working: a cancel that lands meanwhile must not be undone.
+      const moved = await tx.execution.updateMany({
+        where: { id: execution.id, status: { in: ACTIVE_EXECUTION } },
         data: {
           status: 'RUNNING',
           progressEpoch: report.epoch,
@@ -244,8 +240,20 @@ export class QueryService {
           progressLoss: report.loss,
           progressAtNs: reportedAtNs,
         },
-      }),
-    ]);
+      });
+      if (moved.count === 0) {
+        return false;
+      }
+      await tx.progressEntry.upsert({
+        where: { executionId_epoch: { executionId: execution.id, epoch: report.epoch } },
+        create: { executionId: execution.id, epoch: report.epoch, totalEpochs: report.totalEpochs, loss: report.loss },
+        update: { totalEpochs: report.totalEpochs, loss: report.loss },
+      });
+      return true;
+    });
+    if (!isAccepted) {
+      return false;
+    }
     await this.updates.publish(execution.queryId, query.customerId);
 
     return true;
