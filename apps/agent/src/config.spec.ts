@@ -84,3 +84,59 @@ describe('parseConfig', () => {
     ]);
   });
 });
+
+describe('parseConfig: notifications', () => {
+  const chain = { rpcUrl: 'http://127.0.0.1:8545', wsUrl: 'ws://127.0.0.1:8545', chainId: 31337, deploymentFile: '../gds/chain/chain.json' };
+
+  it('should default to the WatchAssignments stream, with no chain section', () => {
+    const config = parseConfig(validConfig(), '/etc/gds/agent.json');
+
+    expect(config.notifications).toBe('watch');
+    expect(config.chain).toBeUndefined();
+  });
+
+  it('should require the chain section when notifications is "chain"', () => {
+    expect(issuesOf(validConfig({ notifications: 'chain' }))).toEqual(['chain: required when notifications is "chain"']);
+  });
+
+  it('should apply the chain defaults and resolve the deployment file against the config folder', () => {
+    const config = parseConfig(validConfig({ notifications: 'chain', chain }), '/etc/gds/agent.json');
+
+    expect(config.chain).toMatchObject({ chainId: 31337, confirmations: 0, deployBlock: 0n, deploymentFile: '/etc/gds/chain/chain.json' });
+  });
+
+  it('should checksum a contract address and take a deploy block given as a string', () => {
+    const address = '0x5fbdb2315678afecb367f032d93f642f64180aa3';
+    const config = parseConfig(
+      validConfig({ notifications: 'chain', chain: { rpcUrl: chain.rpcUrl, chainId: 1, contractAddress: address, deployBlock: '42' } }),
+      '/a.json',
+    );
+
+    expect(config.chain).toMatchObject({ contractAddress: '0x5FbDB2315678afecb367f032d93F642f64180aa3', deployBlock: 42n });
+  });
+
+  it('should name every bad field of the chain section', () => {
+    const issues = issuesOf(
+      validConfig({ notifications: 'chain', chain: { rpcUrl: 'not a url', chainId: 0, contractAddress: '0x12', typo: 1 } }),
+    );
+
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^chain\.rpcUrl: /),
+        expect.stringMatching(/^chain\.chainId: /),
+        expect.stringMatching(/^chain\.contractAddress: /),
+        expect.stringMatching(/^chain: .*typo/),
+      ]),
+    );
+  });
+
+  it('should refuse a chain section that says nowhere where the registry is', () => {
+    expect(issuesOf(validConfig({ notifications: 'chain', chain: { rpcUrl: chain.rpcUrl, chainId: 1 } }))).toEqual([
+      'chain: contractAddress or deploymentFile is required',
+    ]);
+  });
+
+  it('should refuse an unknown notification source', () => {
+    expect(issuesOf(validConfig({ notifications: 'email' }))).toEqual([expect.stringMatching(/^notifications: /)]);
+  });
+});

@@ -4,6 +4,17 @@ import { fileURLToPath } from 'node:url';
 
 import { z } from 'zod';
 
+import { chainSubscriptionConfigSchema, type ChainSubscriptionConfig } from '@gds/chain';
+
+/** How the agent learns of new work. */
+export const NotificationSource = {
+  /** Reads the registry contract's QuerySubmitted events from a stored cursor (the `chain` section). */
+  CHAIN: 'chain',
+  /** Holds a WatchAssignments stream open to GDS: for Data Owners without access to the chain. */
+  WATCH: 'watch',
+} as const;
+export type NotificationSource = (typeof NotificationSource)[keyof typeof NotificationSource];
+
 /** `<repo>/python`, found from this file's place in apps/agent/{src,dist}. */
 const DEFAULT_PYTHON_PATH = fileURLToPath(new URL('../../../python', import.meta.url));
 
@@ -73,15 +84,25 @@ const configSchema = z
     concurrency: z.number().int().min(1).max(64).default(1),
     /** Absent: plaintext gRPC (development and the single-machine demo). */
     tls: tlsSchema.optional(),
+    /** "chain": woken by the registry's events (needs `chain`); "watch": the WatchAssignments stream. */
+    notifications: z.enum([NotificationSource.CHAIN, NotificationSource.WATCH]).default(NotificationSource.WATCH),
+    /** Where the registry is and how to read it; required when notifications is "chain". */
+    chain: chainSubscriptionConfigSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((config, context) => {
+    if (config.notifications === NotificationSource.CHAIN && !config.chain) {
+      context.addIssue({ code: z.ZodIssueCode.custom, path: ['chain'], message: 'required when notifications is "chain"' });
+    }
+  });
 
 export type DatasetConfig = z.infer<typeof datasetSchema>;
 
 export type TrainerConfig = Omit<z.infer<typeof trainerSchema>, 'pythonPath'> & { pythonPath: string };
 
-export type AgentConfig = Omit<z.infer<typeof configSchema>, 'trainer'> & {
+export type AgentConfig = Omit<z.infer<typeof configSchema>, 'trainer' | 'chain'> & {
   trainer: TrainerConfig;
+  chain?: ChainSubscriptionConfig;
   /** Absolute path of the file the config came from. */
   configPath: string;
 };
@@ -140,6 +161,7 @@ export function parseConfig(raw: unknown, configPath: string): AgentConfig {
       pythonPath: config.trainer.pythonPath ? resolveSearchPath(baseDir, config.trainer.pythonPath) : DEFAULT_PYTHON_PATH,
     },
     tls: config.tls && { caFile: config.tls.caFile && at(config.tls.caFile) },
+    chain: config.chain && { ...config.chain, deploymentFile: config.chain.deploymentFile && at(config.chain.deploymentFile) },
   };
 }
 

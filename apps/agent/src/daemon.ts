@@ -8,6 +8,7 @@ import type { Logger } from '@gds/common';
 import type { Assignment__Output } from '@gds/proto';
 
 import { backoffDelayMs, RECONNECT_BACKOFF, sleep } from './backoff.js';
+import type { ChainNotifier } from './chain-notifier.js';
 import type { AgentConfig } from './config.js';
 import { ExecutionPhase, ExecutionStore, isSafeId, isTerminal } from './execution-store.js';
 import { ExecutionOutcome, type Executor } from './executor.js';
@@ -30,11 +31,14 @@ export interface DaemonDeps {
   store: ExecutionStore;
   executor: Executor;
   logger: Logger;
+  /** Chain mode: assignments come from the registry's events, and WatchAssignments is never opened. */
+  notifier?: ChainNotifier;
 }
 
 /**
- * Watches for assignments, reconnecting with backoff, and runs them through the executor with bounded concurrency.
- * Each execution id is queued at most once at a time; finished ones are skipped by the executor via the store.
+ * Learns of assignments (the chain notifier, or WatchAssignments reconnecting with backoff) and runs them through
+ * the executor with bounded concurrency. Each execution id is queued at most once at a time; finished ones are
+ * skipped by the executor via the store.
  */
 export class AgentDaemon {
   private readonly abort = new AbortController();
@@ -55,6 +59,31 @@ export class AgentDaemon {
     await this.sweepTempFiles();
     await this.resumeStoredExecutions();
 
+    if (this.deps.notifier) {
+      await this.followChain(this.deps.notifier);
+    } else {
+      await this.watchAssignments();
+    }
+
+    await this.settleRunning();
+  }
+
+  /** Chain mode: the notifier's handler feeds the queue until stop(). */
+  private async followChain(notifier: ChainNotifier): Promise<void> {
+    await notifier.start((assignment) => this.enqueue(assignment), this.abort.signal);
+    if (!this.isStopping) {
+      this.deps.logger.info({}, 'agent.chain.following');
+      // The subscriber's timers are unref'd and its socket may be down (chain restarting): without a timer of our
+      // own, Node would find nothing left to wait for and exit in the middle of an outage.
+      const keepAlive = setInterval(() => {}, 60_000);
+      await new Promise<void>((resolve) => this.abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+      clearInterval(keepAlive);
+    }
+
+    await notifier.stop();
+  }
+
+  private async watchAssignments(): Promise<void> {
     for (let attempt = 0; !this.isStopping; attempt += 1) {
       const startedAt = Date.now();
       const error = await this.watchOnce();
@@ -70,8 +99,6 @@ export class AgentDaemon {
       this.logReconnect(attempt, delayMs, error);
       await sleep(delayMs, this.abort.signal).catch(() => undefined);
     }
-
-    await this.settleRunning();
   }
 
   /** Stops taking work, kills running trainers and closes the stream; run() then returns. */

@@ -5,6 +5,8 @@ import { digestFile, writeFileAtomic } from './files.js';
 
 /** Where an execution stands on this agent. Only the last three are terminal. */
 export enum ExecutionPhase {
+  /** Announced on chain and confirmed with GDS; not started. Recorded so a redelivered announcement is skipped. */
+  QUEUED = 'queued',
   DOWNLOADING = 'downloading',
   TRAINING = 'training',
   TRAINED = 'trained',

@@ -143,6 +143,38 @@ export class GdsClient {
   }
 
   /**
+   * GetQueryInfo's header only (the stream is cancelled once it arrived): what GDS says the work is, without the
+   * model bytes. It also marks the execution started on the server, as any GetQueryInfo does.
+   */
+  async readQueryHeader(queryId: string): Promise<QueryInfo__Output> {
+    const metadata = this.sign('GetQueryInfo', queryId);
+
+    return new Promise<QueryInfo__Output>((resolve, reject) => {
+      const call = this.client.getQueryInfo({ queryId }, metadata, { deadline: deadlineIn(UNARY_DEADLINE_MS) });
+      const untrack = this.track(call);
+      let isSettled = false;
+      const settle = (error: Error | null, header?: QueryInfo__Output) => {
+        if (isSettled) return;
+
+        isSettled = true;
+        untrack();
+        call.cancel();
+        if (error) reject(error);
+        else resolve(header!);
+      };
+
+      call.on('data', (message: GetQueryInfoResponse__Output) =>
+        message.payload === 'header' && message.header
+          ? settle(null, message.header)
+          : settle(new GdsCallError(grpc.status.INTERNAL, `GetQueryInfo began with ${message.payload ?? 'an empty message'}`)),
+      );
+      // Stays attached after settling: the cancellation itself ends the call with an error.
+      call.on('error', (error) => settle(toCallError(error)));
+      call.on('end', () => settle(new GdsCallError(grpc.status.INTERNAL, 'GetQueryInfo ended without a header')));
+    });
+  }
+
+  /**
    * Streams the query's model into `destPath`, hashing as it goes. `onHeader` sees the header before any byte is
    * written and may throw to abandon the download. Throws ModelIntegrityError when size or hash differ from the header.
    */

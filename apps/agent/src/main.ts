@@ -3,20 +3,22 @@ import { parseArgs } from 'node:util';
 
 import { createLogger, type Logger } from '@gds/common';
 
-import { ConfigError, loadConfig, type AgentConfig } from './config.js';
+import { ChainNotifier } from './chain-notifier.js';
+import { ConfigError, loadConfig, NotificationSource, type AgentConfig } from './config.js';
 import { AgentDaemon } from './daemon.js';
 import { DatasetCatalog } from './datasets.js';
 import { ExecutionStore } from './execution-store.js';
 import { Executor } from './executor.js';
 import { GdsCallError, GdsClient } from './gds-client.js';
-import { MissingKeyError, readIdentity, readSigningKey } from './identity.js';
+import { MissingKeyError, readIdentity, readSigningKey, type AgentIdentity } from './identity.js';
 import { registerAgent } from './register.js';
 import { assertTrainerAvailable, IsolationUnavailableError, TrainerUnavailableError } from './trainer.js';
 
 const USAGE = `Usage: gds-agent <register|run> [--config PATH]
 
   register   create the signing key if missing, hash the datasets and register them with GDS
-  run        watch for assignments and train them until SIGTERM/SIGINT
+  run        learn of assignments (the chain, or WatchAssignments: the config's "notifications") and train them
+             until SIGTERM/SIGINT
 
   --config PATH   agent config (JSON); default: the GDS_AGENT_CONFIG environment variable
 `;
@@ -81,7 +83,8 @@ async function run(config: AgentConfig, logger: Logger): Promise<ExitCode> {
   const store = new ExecutionStore(config.stateDir);
   const catalog = new DatasetCatalog(config.datasets, logger);
   const executor = new Executor({ config, client, store, catalog });
-  const daemon = new AgentDaemon({ config, client, store, executor, logger });
+  const notifier = config.notifications === NotificationSource.CHAIN ? createNotifier(config, identity, client, store, logger) : undefined;
+  const daemon = new AgentDaemon({ config, client, store, executor, logger, notifier });
 
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'agent.signal');
@@ -92,7 +95,12 @@ async function run(config: AgentConfig, logger: Logger): Promise<ExitCode> {
   process.once('SIGINT', onSignal);
 
   logger.info(
-    { dataOwnerId: identity?.dataOwnerId, gdsAddress: config.gdsAddress, concurrency: config.concurrency },
+    {
+      dataOwnerId: identity?.dataOwnerId,
+      gdsAddress: config.gdsAddress,
+      concurrency: config.concurrency,
+      notifications: config.notifications,
+    },
     'agent.started',
   );
   await daemon.run();
@@ -100,6 +108,21 @@ async function run(config: AgentConfig, logger: Logger): Promise<ExitCode> {
   logger.info({}, 'agent.stopped');
 
   return ExitCode.OK;
+}
+
+/** Chain mode reads announcements for this Data Owner: its id comes from `register`. */
+function createNotifier(
+  config: AgentConfig,
+  identity: AgentIdentity | undefined,
+  client: GdsClient,
+  store: ExecutionStore,
+  logger: Logger,
+): ChainNotifier {
+  if (!identity) {
+    throw new ConfigError(`notifications "chain" needs this agent's Data Owner id: run \`gds-agent register --config ${config.configPath}\` first`);
+  }
+
+  return new ChainNotifier({ chain: config.chain!, stateDir: config.stateDir, dataOwnerId: identity.dataOwnerId, client, store, logger });
 }
 
 /** Expected failures get their message only; anything else its stack, for a bug report. */

@@ -17,17 +17,18 @@ import { APP_CONFIG, type AppConfig } from '../config/app.config.js';
 export class ChainOutbox implements OnModuleDestroy {
   private readonly config: ChainConfig;
   private readonly scheduler: OutboxScheduler | undefined;
+  private readonly queue: Queue<ChainOutboxJob> | undefined;
 
   constructor(@Inject(APP_CONFIG) appConfig: AppConfig, @Inject(LOGGER) logger: Logger) {
     this.config = parseChainConfig(process.env);
     if (this.config.mode === ChainMode.OFF) {
       return;
     }
-    const queue = new Queue<ChainOutboxJob>(CHAIN_OUTBOX_QUEUE, {
+    this.queue = new Queue<ChainOutboxJob>(CHAIN_OUTBOX_QUEUE, {
       connection: { url: appConfig.redisUrl, maxRetriesPerRequest: null },
       prefix: appConfig.queuePrefix,
     });
-    this.scheduler = new OutboxScheduler(queue, logger);
+    this.scheduler = new OutboxScheduler(this.queue, logger);
   }
 
   get isEnabled(): boolean {
@@ -47,6 +48,7 @@ export class ChainOutbox implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.scheduler?.close();
+    this.scheduler?.close();
+    await this.queue?.close();
   }
 }
