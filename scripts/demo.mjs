@@ -13,6 +13,9 @@ import { DATA_DIR, REPO_ROOT } from './lib/paths.mjs';
 const DEMO_DIR = join(DATA_DIR, 'demo');
 const LOG_DIR = join(DEMO_DIR, 'logs');
 const GRPC_ADDRESS = process.env.GDS_GRPC_ADDRESS ?? '127.0.0.1:50051';
+const API_URL = 'http://localhost:4000';
+const PORTAL_PORT = 3000;
+const DEMO_ACCOUNT = { name: 'Demo QC', email: 'demo@gooddata.local', password: 'gooddata-demo-2026' };
 const AGENTS = ['do-alpha', 'do-beta', 'do-gamma'];
 
 const say = (event, fields = {}) => console.log(JSON.stringify({ event, ...fields }));
@@ -57,16 +60,20 @@ function runToEnd(command, args, env = {}, { capture = false } = {}) {
   });
 }
 
-/** The demo customer's API token, created once and kept under .data/demo. */
-async function demoCustomer(env) {
-  const file = join(DEMO_DIR, 'customer.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+/**
+ * The demo account: signed up through the API (so it can sign in to the portal), with an API token for the Python
+ * SDK, kept under .data/demo so that a second run reuses both.
+ */
+async function demoAccount() {
+  const file = join(DEMO_DIR, 'account.json');
+  const { ensureAccount, createApiToken } = await import('../apps/web/scripts/demo-account.mjs');
+  const session = await ensureAccount({ apiUrl: API_URL, ...DEMO_ACCOUNT });
+  if (existsSync(file)) return { ...JSON.parse(readFileSync(file, 'utf8')), session };
 
-  const out = await runToEnd(process.execPath, ['apps/api/dist/cli.js', 'create-customer', '--name', 'Demo QC'], env, { capture: true });
-  const customer = JSON.parse(out.trim().split('\n').pop());
-  writeFileSync(file, JSON.stringify(customer), { mode: 0o600 });
+  const token = await createApiToken({ apiUrl: API_URL, session, name: 'demo sdk' });
+  writeFileSync(file, JSON.stringify({ token }), { mode: 0o600 });
 
-  return customer;
+  return { token, session };
 }
 
 async function startAgents(python, csvPath) {
@@ -91,6 +98,16 @@ async function startAgents(python, csvPath) {
   await Promise.all(AGENTS.map((name) => waitForLogEvent(name, 'watch.connected')));
 }
 
+/** The portal on localhost:3000 (built by `npm run build`), talking to the API on localhost:4000. */
+async function startPortal() {
+  const { startPortal: start } = await import('../apps/web/scripts/portal.mjs');
+  const portal = await start({ apiUrl: API_URL, port: PORTAL_PORT });
+  stopHooks.push(() => portal.stop());
+
+  return `http://localhost:${PORTAL_PORT}`;
+}
+
+const stopHooks = [];
 let isStopping = false;
 let services;
 
@@ -98,6 +115,7 @@ async function stopAll(signal, exitCode = 0) {
   if (isStopping) return;
   isStopping = true;
   say('demo.stopping', { signal });
+  for (const hook of stopHooks.splice(0).reverse()) await hook();
   for (const { child } of [...children].reverse()) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
     const exited = once(child, 'exit');
@@ -128,23 +146,33 @@ async function main() {
   const csvPath = join(DEMO_DIR, 'demo.csv');
   await runToEnd(python, ['-m', 'gds_ml.demo_data', '--out', csvPath, '--rows', '512', '--seed', '7'], { PYTHONPATH: join(REPO_ROOT, 'python') });
 
-  startChild('api', ['apps/api/dist/main.js'], { ...env, GDS_GRPC_ADDRESS: GRPC_ADDRESS });
-  await waitForLogEvent('api', 'grpc.listening');
+  startChild('api', ['apps/api/dist/main.js'], {
+    ...env,
+    GDS_GRPC_ADDRESS: GRPC_ADDRESS,
+    GDS_HTTP_ADDRESS: '127.0.0.1:4000',
+    GDS_PUBLIC_API_URL: API_URL,
+    GDS_PORTAL_ORIGINS: `http://localhost:${PORTAL_PORT}`,
+  });
+  await waitForLogEvent('api', 'http.listening');
   startChild('worker', ['apps/worker/dist/main.js'], env);
   await waitForLogEvent('worker', 'worker.ready');
-  const customer = await demoCustomer(env);
+  const account = await demoAccount();
   await startAgents(python, csvPath);
-  say('demo.ready', { grpc: GRPC_ADDRESS, logs: LOG_DIR, agents: AGENTS });
+  const portal = await startPortal();
+  say('demo.ready', { grpc: GRPC_ADDRESS, api: API_URL, portal, logs: LOG_DIR, agents: AGENTS });
 
   // The seed's Query Customer: torch.save(model) -> SubmitQuery -> wait -> GetQueryExecutionInfo -> load_state_dict.
   await runToEnd(python, ['-m', 'gds_ml.qc', '--address', GRPC_ADDRESS, 'demo', '--dataset', 'demo', '--timeout', '600'], {
     PYTHONPATH: join(REPO_ROOT, 'python'),
-    GDS_TOKEN: customer.token,
+    GDS_TOKEN: account.token,
   });
 
   say('demo.running', {
     message: 'GDS keeps running; press Ctrl-C to stop everything this demo started',
-    submitAnother: `GDS_TOKEN=${customer.token} PYTHONPATH=python ${python} -m gds_ml.qc --address ${GRPC_ADDRESS} demo --dataset demo`,
+    portal,
+    email: DEMO_ACCOUNT.email,
+    password: DEMO_ACCOUNT.password,
+    submitAnother: `GDS_TOKEN=${account.token} PYTHONPATH=python ${python} -m gds_ml.qc --address ${GRPC_ADDRESS} demo --dataset demo`,
   });
 }
 

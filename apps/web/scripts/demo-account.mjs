@@ -93,3 +93,11 @@ export async function submitQuery({ apiUrl, session, uploadId, dataset, name, re
 
   return body.data.submitQuery;
 }
+
+/** createApiToken as the session's account: the Python SDK then acts as the same customer. Returns the token. */
+export async function createApiToken({ apiUrl, session, name }) {
+  const { body } = await graphql(apiUrl, session, 'mutation($n: String!) { createApiToken(name: $n) { token } }', { n: name });
+  if (!body.data?.createApiToken) throw failure('createApiToken', body);
+
+  return body.data.createApiToken.token;
+}
