@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run demo`: the whole system on this machine with a worked example. Installs what is missing, starts
-// Postgres and Redis (or uses running ones), the API, the consistency worker and three Data Owner agents holding
-// the same demo dataset, then submits the seed's toy model as the seed's Query Customer would, waits for the
+// Postgres and Redis (or uses running ones), the embedded chain, the API, the consistency worker, the portal and
+// three Data Owner agents holding the same demo dataset, then submits the seed's toy model as the seed's Query Customer would, waits for the
 // verified result, loads it with load_state_dict and prints it. Runs until Ctrl-C, which stops what it started.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,6 +17,7 @@ const API_URL = 'http://localhost:4000';
 const PORTAL_PORT = 3000;
 const DEMO_ACCOUNT = { name: 'Demo QC', email: 'demo@gooddata.local', password: 'gooddata-demo-2026' };
 const AGENTS = ['do-alpha', 'do-beta', 'do-gamma'];
+const CHAIN_DIR = join(DATA_DIR, 'chain');
 
 const say = (event, fields = {}) => console.log(JSON.stringify({ event, ...fields }));
 const children = [];
@@ -76,7 +77,19 @@ async function demoAccount() {
   return { token, session };
 }
 
-async function startAgents(python, csvPath) {
+/**
+ * The embedded chain: anvil with persistent state under .data/chain and the registry deployed. The API and worker
+ * run with CHAIN_MODE=embedded and reuse this anvil; the agents read its deployment file.
+ */
+async function startChain() {
+  startChild('chain', ['libs/chain/dist/cli.js', 'embedded'], { CHAIN_DATA_DIR: CHAIN_DIR });
+  await waitForLogEvent('chain', 'chain.ready');
+  const line = readFileSync(join(LOG_DIR, 'chain.log'), 'utf8').split('\n').filter((l) => l.includes('"chain.ready"')).pop();
+
+  return JSON.parse(line);
+}
+
+async function startAgents(python, csvPath, chain) {
   for (const name of AGENTS) {
     const folder = join(DEMO_DIR, 'agents', name);
     mkdirSync(folder, { recursive: true });
@@ -89,13 +102,16 @@ async function startAgents(python, csvPath) {
       // The seed's QC pickles its model (torch.save(model)); these demo Data Owners opt in to loading such models,
       // in a network namespace, resolving the seed's `__main__.Net` to the same class shipped with gds_ml.
       trainer: { python, allowPickle: true, moduleAliases: { __main__: 'gds_ml.demo_models' }, isolation: 'netns', threads: 1 },
+      // The agents learn of work from the chain's QuerySubmitted events (WatchAssignments stays off).
+      notifications: 'chain',
+      chain: { rpcUrl: chain.rpcUrl, wsUrl: chain.wsUrl, chainId: chain.chainId, deploymentFile: join(CHAIN_DIR, 'chain.json') },
     };
     const configPath = join(folder, 'agent.json');
     writeFileSync(configPath, JSON.stringify(config, null, 2));
     await runToEnd(process.execPath, ['apps/agent/dist/main.js', 'register', '--config', configPath], {}, { capture: true });
     startChild(name, ['apps/agent/dist/main.js', 'run', '--config', configPath], {});
   }
-  await Promise.all(AGENTS.map((name) => waitForLogEvent(name, 'watch.connected')));
+  await Promise.all(AGENTS.map((name) => waitForLogEvent(name, 'agent.started')));
 }
 
 /** The portal on localhost:3000 (built by `npm run build`), talking to the API on localhost:4000. */
@@ -146,20 +162,23 @@ async function main() {
   const csvPath = join(DEMO_DIR, 'demo.csv');
   await runToEnd(python, ['-m', 'gds_ml.demo_data', '--out', csvPath, '--rows', '512', '--seed', '7'], { PYTHONPATH: join(REPO_ROOT, 'python') });
 
+  const chain = await startChain();
+  const chainEnv = { CHAIN_MODE: 'embedded', CHAIN_DATA_DIR: CHAIN_DIR };
   startChild('api', ['apps/api/dist/main.js'], {
     ...env,
+    ...chainEnv,
     GDS_GRPC_ADDRESS: GRPC_ADDRESS,
     GDS_HTTP_ADDRESS: '127.0.0.1:4000',
     GDS_PUBLIC_API_URL: API_URL,
     GDS_PORTAL_ORIGINS: `http://localhost:${PORTAL_PORT}`,
   });
   await waitForLogEvent('api', 'http.listening');
-  startChild('worker', ['apps/worker/dist/main.js'], env);
+  startChild('worker', ['apps/worker/dist/main.js'], { ...env, ...chainEnv });
   await waitForLogEvent('worker', 'worker.ready');
   const account = await demoAccount();
-  await startAgents(python, csvPath);
+  await startAgents(python, csvPath, chain);
   const portal = await startPortal();
-  say('demo.ready', { grpc: GRPC_ADDRESS, api: API_URL, portal, logs: LOG_DIR, agents: AGENTS });
+  say('demo.ready', { grpc: GRPC_ADDRESS, api: API_URL, portal, chain: chain.rpcUrl, contract: chain.contractAddress, logs: LOG_DIR, agents: AGENTS });
 
   // The seed's Query Customer: torch.save(model) -> SubmitQuery -> wait -> GetQueryExecutionInfo -> load_state_dict.
   await runToEnd(python, ['-m', 'gds_ml.qc', '--address', GRPC_ADDRESS, 'demo', '--dataset', 'demo', '--timeout', '600'], {

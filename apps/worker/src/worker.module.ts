@@ -10,6 +10,7 @@ import { ConsistencyService } from './consistency/consistency.service.js';
 import { databaseProviders, DatabaseShutdown } from './database/database.providers.js';
 import { QueryUpdates, redisProviders } from './database/query-updates.js';
 import { SidecarSupervisor } from './sidecar/sidecar.supervisor.js';
+import { ChainRelay } from './chain/chain-relay.js';
 
 /** Config and logger, for every module. */
 @Global()
@@ -38,7 +39,7 @@ export class WorkerCoreModule {}
     }),
     BullModule.registerQueue({ name: CONSISTENCY_QUEUE }),
   ],
-  providers: [...databaseProviders, DatabaseShutdown, ...redisProviders, QueryUpdates, SidecarSupervisor,
+  providers: [...databaseProviders, DatabaseShutdown, ...redisProviders, QueryUpdates, SidecarSupervisor, ChainRelay,
     ConsistencyRepository, ConsistencyService, ConsistencyProcessor],
 })
 export class WorkerModule {}

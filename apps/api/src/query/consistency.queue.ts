@@ -22,9 +22,18 @@ export class ConsistencyQueue implements OnModuleDestroy {
     });
   }
 
-  /** Idempotent: the job id is derived from the query, so a second enqueue of the same query is ignored. */
+  /**
+   * Idempotent: the job id is derived from the query, so a second enqueue of a waiting or running check is
+   * ignored. A check that failed for good (every attempt used, say during a long sidecar outage) is removed first,
+   * or BullMQ would ignore the new job too and the query would stay VERIFYING.
+   */
   async enqueue(queryId: string): Promise<void> {
-    await this.queue.add('check', { queryId }, { jobId: consistencyJobId(queryId) });
+    const jobId = consistencyJobId(queryId);
+    const previous = await this.queue.getJob(jobId);
+    if (previous && (await previous.isFailed())) {
+      await previous.remove();
+    }
+    await this.queue.add('check', { queryId }, { jobId });
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Execution, Prisma, PrismaClient, Query } from '@gds/db';
 
+import { ChainRelay } from '../chain/chain-relay.js';
 import { PRISMA } from '../database/database.providers.js';
 
 export type ExecutionForCheck = Execution & { resultBlob: { size: bigint; sha256: string } | null };
@@ -30,7 +31,10 @@ export interface CheckRecord {
 /** The only part of the worker that touches Prisma. */
 @Injectable()
 export class ConsistencyRepository {
-  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    private readonly chain: ChainRelay,
+  ) {}
 
   /** The query with its executions in a stable order (assignment, then id), their result blobs and the model's. */
   findForCheck(queryId: string): Promise<QueryForCheck | null> {
@@ -50,8 +54,8 @@ export class ConsistencyRepository {
    * Writes the outcome in one transaction, only if the query is still VERIFYING: the conditional update takes the
    * query's row lock first, so of two workers finishing the same query only one writes. Returns whether it did.
    */
-  save(queryId: string, record: CheckRecord): Promise<boolean> {
-    return this.prisma.$transaction(async (tx) => {
+  async save(queryId: string, record: CheckRecord): Promise<boolean> {
+    const isSaved = await this.prisma.$transaction(async (tx) => {
       const moved = await tx.query.updateMany({
         where: { id: queryId, status: 'VERIFYING' },
         data: {
@@ -70,8 +74,23 @@ export class ConsistencyRepository {
           data: { isAccepted: execution.isAccepted, rejectionReason: execution.rejectionReason },
         });
       }
+      const canonicalSha256 = typeof record.report.canonicalSha256 === 'string' ? record.report.canonicalSha256 : null;
+      await tx.queryEvent.create({
+        data: {
+          queryId,
+          kind: record.verdict ? 'query.verified' : 'query.verification_failed',
+          executionId: record.canonicalExecutionId,
+          detail: { verdict: record.verdict, status: record.status, canonicalSha256 },
+        },
+      });
+      await this.chain.recordVerdict(tx, queryId, record.verdict, canonicalSha256 || null);
 
       return true;
     });
+    if (isSaved) {
+      this.chain.kick();
+    }
+
+    return isSaved;
   }
 }
