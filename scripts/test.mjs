@@ -44,6 +44,7 @@ try {
 
   const jestArgs = process.argv.slice(2);
   isGreen = await runStep('migrations-in-sync', process.execPath, [join(REPO_ROOT, 'scripts/migrations.mjs'), 'check'], env);
+  isGreen = (await runStep('dev-stack', process.execPath, ['--test', join(REPO_ROOT, 'scripts/lib/stack.test.mjs')], env)) && isGreen;
   isGreen = (await runStep('contracts-in-sync', process.execPath, [join(REPO_ROOT, 'scripts/compile-contracts.mjs'), '--check'], env)) && isGreen;
   isGreen = (await runStep('graphql-schema-in-sync', process.execPath, [join(REPO_ROOT, 'apps/api/dist/print-schema.js'), '--check'], env)) && isGreen;
   isGreen =
