@@ -1,4 +1,4 @@
-import { DEFAULT_QUEUE_PREFIX } from '@gds/common';
+import { DEFAULT_QUEUE_PREFIX, parseEnvironment } from '@gds/common';
 import { z } from 'zod';
 
 const MIB = 1024 * 1024;
@@ -62,12 +62,7 @@ export const APP_CONFIG = Symbol('APP_CONFIG');
 
 /** Parses the environment once; throws listing every bad variable. */
 export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new Error(`invalid configuration:\n  ${problems.join('\n  ')}`);
-  }
-  const values = parsed.data;
+  const values = parseEnvironment(schema, env);
 
   return Object.freeze({
     databaseUrl: values.DATABASE_URL,

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 
-import { DEFAULT_QUEUE_PREFIX } from '@gds/common';
+import { DEFAULT_QUEUE_PREFIX, parseEnvironment } from '@gds/common';
 import { z } from 'zod';
 
 /** gds_ml's folder in this repository: apps/worker/dist/config -> python. */
@@ -71,12 +71,7 @@ export const WORKER_CONFIG = Symbol('WORKER_CONFIG');
 
 /** Parses the environment; throws listing every bad variable. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new Error(`invalid configuration:\n  ${problems.join('\n  ')}`);
-  }
-  const values = parsed.data;
+  const values = parseEnvironment(schema, env);
 
   return Object.freeze({
     databaseUrl: values.DATABASE_URL,
