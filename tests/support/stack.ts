@@ -80,13 +80,16 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 }
 
 export interface RunningApi {
+  /** host:port of the gRPC server. */
   address: string;
+  /** Port of the HTTP server (GraphQL, uploads, downloads). */
+  httpPort: number;
   pid: number;
   logs: Array<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
-/** Starts the built API on a free port and waits until it listens. */
+/** Starts the built API (gRPC and HTTP on free ports unless `env` says otherwise) and waits until both listen. */
 export async function startApi(databaseUrl: string, env: Record<string, string> = {}): Promise<RunningApi> {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'apps/api/dist/main.js')], {
     env: {
@@ -106,16 +109,19 @@ export async function startApi(databaseUrl: string, env: Record<string, string> 
   let stderr = '';
   child.stderr!.on('data', (data) => (stderr += data));
 
-  const port = await new Promise<number>((resolve, reject) => {
+  const ports = await new Promise<{ grpc: number; http: number }>((resolve, reject) => {
+    const seen: { grpc?: number; http?: number } = {};
     child.once('exit', (code) => reject(new Error(`API exited with ${code} before listening: ${stderr}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const entry = parseJson(line);
       logs.push(entry);
-      if (entry.event === 'grpc.listening') resolve(entry.port as number);
+      if (entry.event === 'grpc.listening') seen.grpc = entry.port as number;
+      if (entry.event === 'http.listening') seen.http = entry.port as number;
+      if (seen.grpc && seen.http) resolve({ grpc: seen.grpc, http: seen.http });
     });
   });
 
-  return { address: `127.0.0.1:${port}`, pid: child.pid!, logs, stop: () => stopChild(child) };
+  return { address: `127.0.0.1:${ports.grpc}`, httpPort: ports.http, pid: child.pid!, logs, stop: () => stopChild(child) };
 }
 
 /** The BullMQ prefix of the test stack using this database; its worker must use the same. */

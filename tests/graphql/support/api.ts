@@ -1,15 +1,12 @@
 // The built API as a child process with its HTTP server on a free port, and clients for GraphQL, graphql-ws and
 // the upload and download endpoints, as the portal and integrators use them.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
-import { REDIS_URL, REPO_ROOT, stopChild } from '../../support/stack.js';
+import { startApi } from '../../support/stack.js';
 
 export const PORTAL_ORIGIN = 'http://localhost:3000';
 
@@ -22,43 +19,11 @@ export interface HttpApi {
   stop(): Promise<void>;
 }
 
-/** Starts apps/api/dist/main.js with both servers on free ports; resolves once both listen. */
+/** The API with both servers on free ports, allowing the portal's origin; resolves once both listen. */
 export async function startHttpApi(databaseUrl: string, env: Record<string, string> = {}): Promise<HttpApi> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'apps/api/dist/main.js')], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL,
-      GDS_GRPC_ADDRESS: '127.0.0.1:0',
-      GDS_HTTP_ADDRESS: '127.0.0.1:0',
-      GDS_PORTAL_ORIGINS: PORTAL_ORIGIN,
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  child.stderr!.on('data', (data) => (stderr += data));
+  const api = await startApi(databaseUrl, { GDS_PORTAL_ORIGINS: PORTAL_ORIGIN, ...env });
 
-  const ports = await new Promise<{ grpc: number; http: number }>((resolve, reject) => {
-    const seen: { grpc?: number; http?: number } = {};
-    child.once('exit', (code) => reject(new Error(`API exited with ${code} before listening: ${stderr}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = parseJson(line);
-      logs.push(entry);
-      if (entry.event === 'grpc.listening') seen.grpc = entry.port as number;
-      if (entry.event === 'http.listening') seen.http = entry.port as number;
-      if (seen.grpc && seen.http) resolve({ grpc: seen.grpc, http: seen.http });
-    });
-  });
-
-  return {
-    grpcAddress: `127.0.0.1:${ports.grpc}`,
-    url: `http://127.0.0.1:${ports.http}`,
-    logs,
-    stop: () => stopChild(child),
-  };
+  return { grpcAddress: api.address, url: `http://127.0.0.1:${api.httpPort}`, logs: api.logs, stop: api.stop };
 }
 
 export interface GraphqlError {
@@ -235,13 +200,5 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000)
       if (Date.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-  }
-}
-
-function parseJson(line: string): Record<string, unknown> {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return { raw: line };
   }
 }

@@ -12,7 +12,7 @@ import { type Browser, chromium } from 'playwright-core';
 // @ts-expect-error plain ESM script without types
 import * as portalScripts from '../../../apps/web/scripts/portal.mjs';
 
-import { REDIS_URL, REPO_ROOT, stopChild } from '../../support/stack.js';
+import { queuePrefixFor, REDIS_URL, REPO_ROOT, startApi, stopChild } from '../../support/stack.js';
 
 export const CHROMIUM = process.env.GDS_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -51,22 +51,6 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitForHttp(url: string, timeoutMs: number, child?: ChildProcess): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child && (child.exitCode !== null || child.signalCode !== null))
-      throw new Error(`process exited before ${url} answered`);
-    try {
-      const response = await fetch(url);
-      if (response.status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-}
-
 /** `next build` unless .next is newer than the portal's sources (apps/web/scripts/portal.mjs). */
 export function buildPortal(): { built: boolean } {
   return portalScripts.buildPortal();
@@ -101,35 +85,15 @@ export async function startHttpApi(
 ): Promise<RunningHttpApi> {
   const httpPort = await freePort();
   const url = `http://localhost:${httpPort}`;
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'apps/api/dist/main.js')], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: WEB_REDIS_URL,
-      GDS_GRPC_ADDRESS: '127.0.0.1:0',
-      GDS_HTTP_ADDRESS: `127.0.0.1:${httpPort}`,
-      GDS_PUBLIC_API_URL: url,
-      GDS_PORTAL_ORIGINS: portalOrigin,
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const api = await startApi(databaseUrl, {
+    REDIS_URL: WEB_REDIS_URL,
+    GDS_HTTP_ADDRESS: `127.0.0.1:${httpPort}`,
+    GDS_PUBLIC_API_URL: url,
+    GDS_PORTAL_ORIGINS: portalOrigin,
+    ...env,
   });
-  const jsonLogs: Array<Record<string, unknown>> = [];
-  const logs: string[] = [];
-  child.stderr!.on('data', (data) => logs.push(String(data)));
 
-  const grpcPort = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`API exited with ${code} before listening: ${logs.join('')}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = parseJson(line);
-      jsonLogs.push(entry);
-      if (entry.event === 'grpc.listening') resolve(entry.port as number);
-    });
-  });
-  await waitForHttp(`http://127.0.0.1:${httpPort}/health`, 30_000, child);
-
-  return { url, pid: child.pid!, logs, jsonLogs, grpcAddress: `127.0.0.1:${grpcPort}`, stop: () => stopChild(child) };
+  return { url, pid: api.pid, logs: [], jsonLogs: api.logs, grpcAddress: api.address, stop: api.stop };
 }
 
 /** The consistency worker (apps/worker), or undefined when it is not built. `env`: e.g. CHAIN_MODE for its relay. */
@@ -138,7 +102,14 @@ export async function startWorker(databaseUrl: string, env: Record<string, strin
   if (!existsSync(main)) return undefined;
 
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: WEB_REDIS_URL, LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: WEB_REDIS_URL,
+      GDS_QUEUE_PREFIX: queuePrefixFor(databaseUrl),
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs = collect(child);
@@ -164,12 +135,4 @@ function collect(child: ChildProcess): string[] {
   }
 
   return logs;
-}
-
-function parseJson(line: string): Record<string, unknown> {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return { raw: line };
-  }
 }
